@@ -1,0 +1,130 @@
+"""``nst stylize`` (Gatys et al., every option of the classic neural-style tool) and ``nst plot-losses``."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+DEFAULT_CONTENT = "content/chelsea.jpg"
+DEFAULT_STYLE = "styles/swirl.jpg"
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers, got {text!r}") from None
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers, got {text!r}") from None
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("stylize", help="Gatys et al. optimisation-based style transfer (the CS20si assignment)",
+                       description="Optimise an image so its VGG19 features match CONTENT and its Gram "
+                                   "matrices match the STYLE images.")
+    p.add_argument("content", nargs="?", default=DEFAULT_CONTENT, help=f"content image (default {DEFAULT_CONTENT})")
+    p.add_argument("--styles", nargs="+", default=[DEFAULT_STYLE], metavar="STYLE", help="one or more style images")
+    p.add_argument("-o", "--output", help="output image (default outputs/<run>/final.png)")
+    p.add_argument("--preset", choices=["cs20si", "neural-style"], default="cs20si",
+                   help="defaults to start from (options given explicitly override them)")
+    add = p.add_argument
+    add("--iterations", type=int)
+    add("--width", type=int, help="output width; height keeps the aspect ratio")
+    add("--max-size", type=int, help="longest side of the output (default 333)")
+    add("--scales", type=_ints, help="multi-scale, e.g. 512,1024,2048: optimise at each longest side in turn")
+    add("--content-weight", type=float)
+    add("--content-weight-blend", type=float, help="share of conv4_2 in the content loss, rest conv5_2")
+    add("--style-weight", type=float)
+    add("--style-layer-weight-exp", type=float, help="style layer l weighs exp^l (normalised)")
+    add("--style-blend-weights", type=_floats, help="weights of the style images, e.g. 0.7,0.3")
+    add("--style-scales", type=_floats, help="size of each style relative to the content, e.g. 0.5,1")
+    add("--tv-weight", type=float)
+    add("--learning-rate", type=float)
+    add("--beta1", type=float)
+    add("--beta2", type=float)
+    add("--epsilon", type=float)
+    add("--pooling", choices=["avg", "max"])
+    add("--optimizer", choices=["adam", "lbfgs"])
+    add("--preserve-colors", action="store_true", help="keep the content's colours (luminance-only transfer)")
+    add("--initial", help="content, style, noise, or an image file to start from")
+    add("--initial-noiseblend", type=float, help="share of noise mixed into the initial image (0..1)")
+    add("--network", choices=["vgg19", "vgg19-mat", "vgg19-keras"], help="weights source (default vgg19)")
+    add("--precision", choices=["float32", "bfloat16", "float16"],
+        help="VGG compute precision; bfloat16 is ~2x faster on CPUs with AVX512_BF16")
+    add("--checkpoint-iterations", type=int, help="save a checkpoint every N iterations (enables resume)")
+    add("--checkpoint-output", help="checkpoint image pattern, %%s = iteration (default <run>/checkpoint_%%s.png)")
+    add("--print-iterations", type=int, help="print a line every N iterations when not on a terminal")
+    add("--image-iterations", type=int, help="TensorBoard image every N iterations")
+    add("--max-pixels", type=int, help="refuse images over this many pixels (default 4096*4096)")
+    add("--logdir", help="TensorBoard log folder (default <run>/logs)")
+    add("--run-dir", help="run folder (default outputs/<content>-<styles>-<hash>)")
+    add("--impl", choices=["assignment", "solutions"], help="whose StyleTransfer to run (default solutions, or $NST_IMPL)")
+    add("--seed", type=int)
+    p.set_defaults(func=run)
+
+    q = sub.add_parser("plot-losses", help="plot a run's TensorBoard loss curves to a PNG")
+    q.add_argument("logdir", help="TensorBoard log folder (or a run folder containing logs/)")
+    q.add_argument("-o", "--output", default="loss_curves.png")
+    q.set_defaults(func=plot_losses)
+
+
+def config_from_args(args):
+    from nst.gatys import PRESETS, Config
+
+    values = dict(PRESETS[args.preset])
+    fields = {f.name for f in dataclasses.fields(Config)}
+    for name, value in vars(args).items():
+        if name in fields and value is not None:
+            values[name] = value
+    return Config(**values)
+
+
+def _check_inputs(args) -> None:
+    from nst.errors import NstError
+
+    for path in [args.content] + list(args.styles):
+        if not Path(path).is_file():
+            hint = " (run `nst data setup` to create the default images)" if path in (DEFAULT_CONTENT, DEFAULT_STYLE) else ""
+            raise NstError(f"{path}: no such file{hint}")
+    for name in ("iterations", "width", "max_size", "checkpoint_iterations", "print_iterations"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name in ("iterations", "checkpoint_iterations") else 1):
+            raise NstError(f"--{name.replace('_', '-')} must be positive, got {value}")
+
+
+def run(args) -> int:
+    from nst import gatys, images
+
+    _check_inputs(args)
+    config = config_from_args(args)
+    run_dir = Path(config.run_dir) if config.run_dir else gatys.run_dir_for(args.content, args.styles, config)
+    config.run_dir = str(run_dir)
+    config.logdir = config.logdir or str(run_dir / "logs")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    settings = {"content": args.content, "styles": args.styles, "preserve_colors": args.preserve_colors,
+                "impl": args.impl, **dataclasses.asdict(config)}
+    images.write_atomic(run_dir / "settings.json", json.dumps(settings, indent=2))
+    print(f"run folder: {run_dir}", flush=True)
+
+    result = gatys.stylize(args.content, args.styles, config, impl=args.impl)
+    if args.preserve_colors:
+        content = images.load_image(args.content, max_pixels=config.max_pixels)
+        result = images.preserve_colors(images.resize(content, *result.shape[:2]), result)
+    final = images.save_image(result, run_dir / "final.png")
+    if args.output:
+        final = images.save_image(result, args.output)
+    print(f"saved {final}")
+    return 0
+
+
+def plot_losses(args) -> int:
+    from nst.summaries import plot_loss_curves
+
+    print(plot_loss_curves(args.logdir, args.output))
+    return 0

