@@ -122,6 +122,14 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(image, dtype=np.float32), 0, 255).round().astype(np.uint8)
 
 
+def publish(tmp: str, path: str | Path) -> None:
+    """Rename a finished temp file into place with a plain open()'s mode (mkstemp makes it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def save_image(image: np.ndarray, path: str | Path) -> Path:
     """Save a (H, W, 3) 0..255 image atomically (temp file in the same folder, then rename)."""
     path = Path(path)
@@ -133,7 +141,7 @@ def save_image(image: np.ndarray, path: str | Path) -> Path:
     os.close(fd)
     try:
         Image.fromarray(to_uint8(image)).save(tmp, format=fmt)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -148,7 +156,7 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

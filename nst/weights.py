@@ -138,11 +138,15 @@ def read_keras_h5(f) -> Weights:
         for name in LAYERS["vgg19"]:
             block, conv = name[4:].split("_")
             group = h5[f"block{block}_conv{conv}"]
-            arrays: dict[str, np.ndarray] = {}
-            group.visititems(lambda n, o: arrays.setdefault(n.rsplit("/", 1)[-1], o[()])
-                             if isinstance(o, h5py.Dataset) else None)
-            kernel = next(v for k, v in arrays.items() if v.ndim == 4)
-            bias = next(v for k, v in arrays.items() if v.ndim == 1)
+            arrays: list[np.ndarray] = []
+
+            def collect(_name, obj):  # visititems stops at the first non-None return
+                if isinstance(obj, h5py.Dataset):
+                    arrays.append(obj[()])
+
+            group.visititems(collect)
+            kernel = next(a for a in arrays if a.ndim == 4)
+            bias = next(a for a in arrays if a.ndim == 1)
             weights[name] = (kernel.astype(np.float32), bias.astype(np.float32))
     return _bgr_to_rgb(weights)
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 DEFAULT_CONTENT = "content/chelsea.jpg"
-DEFAULT_STYLE = "styles/swirl.jpg"
+DEFAULT_STYLE = "styles/swirls.jpg"
 
 
 def _floats(text: str) -> tuple[float, ...]:

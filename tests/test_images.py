@@ -1,0 +1,121 @@
+"""Image edge cases: modes, bit depths, EXIF, broken files, sizes, atomic writes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst import images
+from nst.errors import NstError
+
+
+def _save(img: Image.Image, path, **kw):
+    img.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "LA", "I;16", "RGB"])
+def test_modes_become_rgb(tmp_path, mode):
+    rng = np.random.default_rng(0)
+    base = Image.fromarray(rng.integers(0, 255, (12, 10, 3), dtype=np.uint8))
+    if mode == "I;16":
+        img = Image.fromarray((rng.integers(0, 65535, (12, 10))).astype(np.uint16))
+    else:
+        img = base.convert(mode)
+    suffix = ".jpg" if mode == "CMYK" else ".png" if mode != "LA" else ".png"
+    if mode == "CMYK":
+        suffix = ".tif"
+    arr = images.load_image(_save(img, tmp_path / f"x{suffix}"))
+    assert arr.shape == (12, 10, 3) and arr.dtype == np.float32
+    assert 0 <= arr.min() and arr.max() <= 255
+
+
+def test_16bit_keeps_full_range(tmp_path):
+    img = Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16))
+    arr = images.load_image(_save(img, tmp_path / "white16.png"))
+    np.testing.assert_allclose(arr, 255.0)
+
+
+def test_rgba_composited_on_white(tmp_path):
+    img = Image.new("RGBA", (3, 3), (0, 0, 0, 0))
+    arr = images.load_image(_save(img, tmp_path / "clear.png"))
+    np.testing.assert_allclose(arr, 255.0)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    img = Image.new("RGB", (20, 10), (200, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    arr = images.load_image(_save(img, tmp_path / "rot.jpg", exif=exif.tobytes()))
+    assert arr.shape[:2] == (20, 10)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(NstError, match="no such file"):
+        images.load_image(tmp_path / "nope.jpg")
+
+
+def test_not_an_image(tmp_path):
+    (tmp_path / "a.jpg").write_text("hello")
+    with pytest.raises(NstError, match="not an image"):
+        images.load_image(tmp_path / "a.jpg")
+
+
+def test_truncated_jpeg(tmp_path, shared_images):
+    data = (shared_images / "content" / "tubingen.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
+    with pytest.raises(NstError, match="cut.jpg: cannot read image"):
+        images.load_image(tmp_path / "cut.jpg")
+
+
+def test_pixel_budget(tmp_path):
+    path = _save(Image.new("RGB", (100, 100)), tmp_path / "big.png")
+    with pytest.raises(NstError, match="pixel budget"):
+        images.load_image(path, max_pixels=100 * 99)
+
+
+def test_sizes():
+    assert images.fit_size(250, 500, max_size=100) == (50, 100)
+    assert images.fit_size(250, 500, width_to=50) == (25, 50)
+    for bad in (dict(max_size=0), dict(width_to=-3)):
+        with pytest.raises(NstError, match="must be positive"):
+            images.fit_size(10, 10, **bad)
+    with pytest.raises(NstError):
+        images.resize(np.zeros((4, 4, 3), np.float32), 0, 4)
+
+
+def test_small_image_upscaled_with_warning_or_refused():
+    small = np.zeros((8, 12, 3), np.float32)
+    with pytest.warns(UserWarning, match="upscaled"):
+        out = images.ensure_min_size(small, 32)
+    assert min(out.shape[:2]) == 32 and out.shape[1] == 48
+    with pytest.raises(NstError, match="at least 32 px"):
+        images.ensure_min_size(small, 32, upscale=False)
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    images.save_image(np.zeros((4, 4, 3)), target)
+    before = target.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", boom)
+    with pytest.raises(OSError):
+        images.save_image(np.full((4, 4, 3), 255.0), target)
+    assert target.read_bytes() == before, "a failed save leaves the old file intact"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"], "no temp file left behind"
+
+
+def test_preprocess_round_trip_and_preserve_colors():
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0, 255, (5, 6, 3)).astype(np.float32)
+    np.testing.assert_array_equal(images.deprocess(images.preprocess(img)), images.to_uint8(img))
+    img = 64 + img / 2  # away from 0 and 255, where clipping would change the colours
+    grey = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2)
+    kept = images.preserve_colors(img, grey)
+    # luminance from the stylized image, chrominance from the content
+    y = lambda x: images.rgb_to_yiq(x)[..., 0]  # noqa: E731
+    np.testing.assert_allclose(y(kept), y(grey), atol=0.6)
+    np.testing.assert_allclose(images.rgb_to_yiq(kept)[..., 1:], images.rgb_to_yiq(img)[..., 1:], atol=1.5)
