@@ -15,10 +15,8 @@ import tensorflow as tf
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     """(B, H, W, C) -> (B, C, C), normalised by H*W*C."""
-    shape = tf.shape(features)
-    b, h, w, c = shape[0], shape[1], shape[2], shape[3]
-    f = tf.reshape(features, (b, h * w, c))
-    return tf.matmul(f, f, transpose_a=True) / tf.cast(h * w * c, features.dtype)
+    size = tf.cast(tf.reduce_prod(tf.shape(features)[1:]), features.dtype)
+    return tf.einsum("bhwc,bhwd->bcd", features, features) / size
 
 
 def content_loss(generated: tf.Tensor, target: tf.Tensor) -> tf.Tensor:

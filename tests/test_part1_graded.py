@@ -123,6 +123,7 @@ def test_total_loss_and_gradient(style_transfer):
     grad = tape.gradient(losses["total"], st.input_img)
     assert grad is not None, "the total loss must depend on the input variable"
     assert float(tf.reduce_max(tf.abs(grad))) > 0
+    np.testing.assert_allclose(grad.numpy(), REF["grad_total"], rtol=1e-3, atol=1e-3 * float(np.abs(REF["grad_total"]).max()))
     for k in ("content", "style", "tv", "total"):
         np.testing.assert_allclose(losses[k].numpy(), REF[f"loss_{k}"], **NET, err_msg=f"{k} loss")
 

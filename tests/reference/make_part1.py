@@ -37,7 +37,9 @@ def main() -> None:
     out["style_loss"] = st._style_loss([tf.constant(a) for a in x["A_list"]],
                                         [tf.constant(g) for g in x["G_list"]]).numpy()
     st = build_tiny(style_transfer)
-    losses = st.total_loss()
+    with tf.GradientTape() as tape:
+        losses = st.total_loss()
+    out["grad_total"] = tape.gradient(losses["total"], st.input_img).numpy()
     for k, v in losses.items():
         out[f"loss_{k}"] = v.numpy()
     st.train_step()

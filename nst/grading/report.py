@@ -1,0 +1,80 @@
+"""What a grading produces: the table on the terminal, Gradescope's results.json, the batch CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+from nst.grading.runner import Grade, GradedTest
+
+OUTPUT_CHARS = 4000
+
+
+def names(catalog: list[GradedTest]) -> dict[str, str]:
+    """Short display names: the test function, or file::function where two files share one."""
+    short = {t.nodeid: t.nodeid.split("::", 1)[-1] for t in catalog}
+    counts = Counter(short.values())
+    return {n: (s if counts[s] == 1 else n.removeprefix("tests/")) for n, s in short.items()}
+
+
+def _pts(x: float) -> str:
+    return f"{x:g}"
+
+
+def table(grade: Grade) -> str:
+    """Test, points earned/possible, status, one-line reason; then the total."""
+    label = names([r.test for r in grade.results])
+    rows = [("test", "points", "status", "reason")]
+    for r in grade.results:
+        name = label[r.test.nodeid] + (" (hidden)" if r.test.hidden else "")
+        rows.append((name, f"{_pts(r.earned)}/{_pts(r.test.points)}", r.status, r.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3] for row in rows]
+    lines.insert(1, "-" * (sum(widths) + 12))
+    lines.append(f"Total: {_pts(grade.total)}/{_pts(grade.max_total)}  ({grade.submission}, {grade.seconds:.0f} s)")
+    lines += [f"note: {n}" for n in grade.notes]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def summary(grade: Grade) -> str:
+    counts = Counter(r.status for r in grade.results)
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    return "\n".join([f"Score {_pts(grade.total)}/{_pts(grade.max_total)} ({parts})."] + grade.notes)
+
+
+def gradescope(grade: Grade) -> dict:
+    """Gradescope's results format; hidden tests (tests/hidden/) are visible after the due date."""
+    label = names([r.test for r in grade.results])
+    tests = []
+    for r in grade.results:
+        text = "passed" if r.status == "passed" else f"{r.status}: {r.reason}"
+        if r.output:
+            text += "\n\n" + r.output[-OUTPUT_CHARS:]
+        tests.append({"name": f"part {r.test.part}: {label[r.test.nodeid]}", "score": r.earned,
+                      "max_score": r.test.points, "status": "passed" if r.status == "passed" else "failed",
+                      "output": text, "visibility": "after_due_date" if r.test.hidden else "visible"})
+    return {"score": grade.total, "execution_time": round(grade.seconds, 1), "output": summary(grade),
+            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
+def write_json(path: Path, grade: Grade) -> Path:
+    from nst.images import write_atomic
+
+    return write_atomic(path, json.dumps(gradescope(grade), indent=2) + "\n")
+
+
+def write_csv(path: Path, grades: list[Grade], catalog: list[GradedTest]) -> Path:
+    """One row per submission: submission, total, max, the points of every test, notes."""
+    from nst.images import write_atomic
+
+    label = names(catalog)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["submission", "total", "max"] + [label[t.nodeid] for t in catalog] + ["notes"])
+    for g in grades:
+        earned = {r.test.nodeid: r.earned for r in g.results}
+        writer.writerow([g.submission, _pts(g.total), _pts(g.max_total)]
+                        + [_pts(earned.get(t.nodeid, 0.0)) for t in catalog] + ["; ".join(g.notes)])
+    return write_atomic(path, out.getvalue())
