@@ -29,7 +29,7 @@ class Config:
     iterations: int = 300
     width: int | None = None               # output width (aspect kept); else max_size
     max_size: int = 333                     # longest side of the output
-    content_weight: float = 0.05
+    content_weight: float = 1e5
     content_weight_blend: float = 1.0      # share of conv4_2 in the content loss; the rest is conv5_2
     style_weight: float = 1.0
     style_layers: tuple[str, ...] = STYLE_LAYERS
@@ -74,7 +74,7 @@ class Config:
 
 
 PRESETS: dict[str, dict] = {
-    "cs20si": dict(content_weight=0.05, style_weight=1.0, style_layer_weights=(0.5, 1.0, 1.5, 3.0, 4.0),
+    "cs20si": dict(content_weight=1e5, style_weight=1.0, style_layer_weights=(0.5, 1.0, 1.5, 3.0, 4.0),
                    learning_rate=2.0, iterations=300, pooling="avg", initial="content",
                    initial_noiseblend=0.6, normalization="cs20si", tv_weight=0.0),
     # anishathalye/neural-style's defaults, with its loss normalisation
