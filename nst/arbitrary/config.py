@@ -1,0 +1,110 @@
+"""Settings of a model (stored in its files) and of a training run (``conf/arbitrary.yml``).
+
+No TensorFlow here: the CLI checks settings before paying for the import.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+
+from nst.errors import NstError
+
+PREDICTORS = ("vgg19", "inception_v3")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; stored with every checkpoint and export."""
+    predictor: str = "vgg19"
+    predictor_layers: tuple[str, ...] = ("conv3_1", "conv4_1")   # VGG layers (inception: mixed7)
+    feature_scale: float = 100.0           # VGG ReLU activations are O(100); keeps z O(1)
+    inception_weights: str | None = None   # a Keras .weights.h5 / .h5 file for InceptionV3
+    embedding_dim: int = 100
+    style_size: int = 256                  # style images are resized to this longest side
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - fields
+        if unknown:
+            raise NstError(f"unknown model setting(s): {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "predictor_layers" in d:
+            d["predictor_layers"] = tuple(d["predictor_layers"])
+        cfg = cls(**d)
+        if cfg.predictor not in PREDICTORS:
+            raise NstError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {cfg.predictor!r}")
+        return cfg
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["predictor_layers"] = list(self.predictor_layers)
+        return d
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    out_dir: str = "outputs/arbitrary"
+    content_dirs: list[str] = dataclasses.field(default_factory=lambda: ["../shared/images/content"])
+    style_dirs: list[str] = dataclasses.field(default_factory=lambda: ["../shared/images/styles"])
+    exclude_styles: list[str] = dataclasses.field(default_factory=list)   # held out for testing
+    steps: int = 40000
+    batch_size: int = 8
+    crop: int = 256
+    scale_range: tuple[int, int] = (256, 512)
+    learning_rate: float = 1e-3
+    loss_network: str = "vgg16"
+    content_layers: list[str] = dataclasses.field(default_factory=lambda: ["conv3_3"])
+    style_layers: list[str] = dataclasses.field(
+        default_factory=lambda: ["conv1_2", "conv2_2", "conv3_3", "conv4_3"])
+    content_weight: float = 1.0
+    style_weight: float = 3e-2
+    tv_weight: float = 0.0
+    mixed_precision: str = "none"          # none | bfloat16 (CPUs with AVX512_BF16) | float16 (GPUs)
+    devices: list[str] | None = None       # MirroredStrategy over these; None: all GPUs if > 1
+    log_every: int = 20
+    image_every: int = 500
+    checkpoint_every: int = 200
+    grid_contents: list[str] = dataclasses.field(default_factory=list)
+    grid_styles: list[str] = dataclasses.field(default_factory=list)
+    seed: int = 0
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["model"] = self.model.to_dict()
+        d["scale_range"] = list(self.scale_range)
+        return d
+
+
+def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
+    """Settings from a YAML file (keys as in :class:`TrainConfig`, ``model:`` a sub-mapping), then overrides."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise NstError(f"{path}: no such config file")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise NstError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise NstError(f"{path}: expected a mapping of settings")
+    model = dict(data.pop("model", None) or {})
+    model.update(overrides.pop("model", None) or {})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(data) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise NstError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    if "scale_range" in data:
+        data["scale_range"] = tuple(data["scale_range"])
+    cfg = TrainConfig(**data, model=ModelConfig.from_dict(model))
+    if cfg.mixed_precision not in ("none", "bfloat16", "float16"):
+        raise NstError(f"--mixed-precision must be none, bfloat16 or float16, got {cfg.mixed_precision!r}")
+    if cfg.steps < 1 or cfg.batch_size < 1:
+        raise NstError("steps and batch_size must be positive")
+    return cfg
+
+

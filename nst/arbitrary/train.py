@@ -1,0 +1,163 @@
+"""Training loop: content x style batches, the perceptual loss, checkpoints and TensorBoard.
+
+For each batch (c, s): x = T(c, P(s)); the loss network (VGG16 in the paper) gives the
+features, and the student's ``transfer_loss`` weighs content, style (Gram) and total
+variation. Adam updates the transfer network and the predictor head; the predictor's
+backbone stays frozen. Gradients are averaged over devices by ``tf.distribute``.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nst.errors import NstError
+from nst.images import load_image
+from nst.runtime import set_seed
+from nst.vgg import VGGFeatures
+
+from .checkpoint import export_model, restore_checkpoint, save_checkpoint
+from .data import collect_images, make_dataset
+from .config import TrainConfig
+from .networks import ArbitraryStyleModel
+from .stylize import Stylizer
+
+
+def make_strategy(devices: list[str] | None) -> tf.distribute.Strategy:
+    if devices:
+        return tf.distribute.MirroredStrategy(devices)
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+class Trainer:
+    """Builds model, optimizer and loss network under one strategy; ``step(c, s)`` trains one batch."""
+
+    def __init__(self, cfg: TrainConfig, impl: ModuleType):
+        self.cfg, self.impl = cfg, impl
+        set_seed(cfg.seed)
+        keras.utils.set_random_seed(cfg.seed)
+        policy = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[cfg.mixed_precision]
+        keras.mixed_precision.set_dtype_policy(policy)
+        self.strategy = make_strategy(cfg.devices)
+        with self.strategy.scope():
+            self.model = ArbitraryStyleModel(cfg.model, impl, name="arbitrary").build_all()
+            opt = keras.optimizers.Adam(cfg.learning_rate)
+            self.optimizer = keras.mixed_precision.LossScaleOptimizer(opt) if cfg.mixed_precision == "float16" else opt
+            self.optimizer.build(self.model.trainable_variables)
+        loss_dtype = tf.float32 if cfg.mixed_precision == "none" else tf.as_dtype(cfg.mixed_precision)
+        self.loss_net = VGGFeatures(cfg.loss_network, dtype=loss_dtype)
+        self.loss_net.check_layers(cfg.content_layers + cfg.style_layers)
+        self.step_fn = tf.function(self._distributed_step)
+
+    def losses(self, content: tf.Tensor, style: tf.Tensor) -> tuple[dict, tf.Tensor]:
+        cfg = self.cfg
+        image = tf.cast(self.model((content, style)), tf.float32)
+        stylized = self.loss_net.features(image, set(cfg.content_layers + cfg.style_layers))
+        losses = self.impl.transfer_loss(
+            stylized, self.loss_net.features(content, cfg.content_layers),
+            self.loss_net.features(style, cfg.style_layers), image,
+            content_weight=cfg.content_weight, style_weight=cfg.style_weight, tv_weight=cfg.tv_weight)
+        return losses, image
+
+    def _replica_step(self, content, style):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            losses, _ = self.losses(content, style)
+            # each replica holds batch/n images; the optimizer sums gradients across replicas
+            scaled = losses["total"] / self.strategy.num_replicas_in_sync
+            if isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer):
+                scaled = self.optimizer.scale_loss(scaled)
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return losses
+
+    def _distributed_step(self, content, style):
+        per_replica = self.strategy.run(self._replica_step, args=(content, style))
+        mean = tf.distribute.ReduceOp.MEAN
+        return {k: self.strategy.reduce(mean, v, axis=None) for k, v in per_replica.items()}
+
+    def dataset(self, start_step: int):
+        cfg = self.cfg
+        contents = collect_images(cfg.content_dirs)
+        styles = collect_images(cfg.style_dirs, exclude=cfg.exclude_styles)
+        ds = make_dataset(contents, styles, batch_size=cfg.batch_size, crop=cfg.crop,
+                          scale_range=cfg.scale_range, seed=cfg.seed, start_step=start_step, steps=cfg.steps)
+        return self.strategy.experimental_distribute_dataset(ds)
+
+
+class _Progress:
+    """A tqdm bar on a terminal, plain log lines otherwise."""
+
+    def __init__(self, start: int, total: int, every: int, enabled: bool):
+        self.every, self.enabled = every, enabled
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+
+    def update(self, step: int, losses: dict, seconds: float) -> None:
+        text = " ".join(f"{k}={v:.4g}" for k, v in losses.items())
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(text, refresh=False)
+        elif self.enabled and step % self.every == 0:
+            print(f"step {step} {text} ({seconds:.2f} s/step)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: bool = True,
+          stop_after: int | None = None) -> dict:
+    """Train (or resume) into ``cfg.out_dir``; return the last losses and timings.
+
+    Writes ``checkpoint.npz`` every ``checkpoint_every`` steps and at the end, ``model.npz``
+    (float16 weights for ``nst arbitrary stylize``) at the end, and TensorBoard logs under
+    ``tb/``. ``stop_after`` ends the run early after that many steps (simulating an interruption).
+    """
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, impl)
+    ckpt = out / "checkpoint.npz"
+    start = restore_checkpoint(ckpt, trainer.model, trainer.optimizer) if resume and ckpt.exists() else 0
+    if start >= cfg.steps:
+        return {"step": start, "resumed_from": start}
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    writer = tf.summary.create_file_writer(str(out / "tb"))
+    grid_images = [[load_image(p) for p in cfg.grid_contents], [load_image(p) for p in cfg.grid_styles]]
+    bar = _Progress(start, cfg.steps, cfg.log_every, progress)
+    step, losses, t0, times = start, {}, time.perf_counter(), []
+    for content, style in trainer.dataset(start):
+        tick = time.perf_counter()
+        losses = {k: float(v) for k, v in trainer.step_fn(content, style).items()}
+        step += 1
+        times.append(time.perf_counter() - tick)
+        if not np.isfinite(losses["total"]):
+            raise NstError(f"loss became {losses['total']} at step {step}; lower learning_rate")
+        bar.update(step, losses, times[-1])
+        with writer.as_default(step=step):
+            for k, v in losses.items():
+                tf.summary.scalar(f"loss/{k}", v)
+            if grid_images[0] and grid_images[1] and (step % cfg.image_every == 0 or step == cfg.steps):
+                grid = Stylizer(trainer.model).grid(*grid_images)
+                tf.summary.image("content_x_style", grid[None], max_outputs=1)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save_checkpoint(ckpt, trainer.model, trainer.optimizer, step, cfg.to_dict())
+        if stop_after is not None and step - start >= stop_after:
+            break
+    bar.close()
+    writer.flush()
+    if step == cfg.steps:
+        export_model(out / "model.npz", trainer.model, notes={"steps": step, "seed": cfg.seed})
+    first = times[1:] or times
+    return {"step": step, "resumed_from": start, "losses": losses, "seconds": time.perf_counter() - t0,
+            "seconds_per_step": float(np.median(first)) if first else None}

@@ -1,0 +1,43 @@
+"""Deterministic inputs shared by the part 3 graded tests and tests/reference/make_arbitrary.py."""
+from __future__ import annotations
+
+import numpy as np
+
+NORM_CHANNELS = {"a": 3, "b": 5}
+EMBEDDING_DIM = 7
+
+
+def inputs() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(2017)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)
+    d = {
+        "cin_x": 3.0 * f(2, 5, 4, 3) + 1.0, "cin_gamma": f(2, 3), "cin_beta": f(2, 3),
+        "feat0": np.abs(f(2, 6, 5, 4)), "feat1": np.abs(f(2, 3, 3, 6)),
+        "bottleneck_kernel": f(10, EMBEDDING_DIM), "bottleneck_bias": f(EMBEDDING_DIM),
+        "embedding": f(2, EMBEDDING_DIM),
+    }
+    for name, c in NORM_CHANNELS.items():
+        for kind in ("gamma", "beta"):
+            d[f"{name}_{kind}_kernel"] = f(EMBEDDING_DIM, c)
+            d[f"{name}_{kind}_bias"] = f(c)
+    for layer, shape in (("c", (2, 6, 6, 4)), ("s1", (2, 8, 8, 3)), ("s2", (2, 4, 4, 5))):
+        d[f"x_{layer}"], d[f"t_{layer}"] = f(*shape), f(*shape)
+    d["image"] = 50.0 * f(2, 8, 8, 3)
+    return d
+
+
+def build_head(module, d):
+    """A StylePredictionHead with every Dense layer built and set from ``d``."""
+    head = module.StylePredictionHead(NORM_CHANNELS, EMBEDDING_DIM)
+    head.bottleneck.build((None, 10))
+    head.bottleneck.set_weights([d["bottleneck_kernel"], d["bottleneck_bias"]])
+    for name, g, b in zip(NORM_CHANNELS, head.gamma_layers, head.beta_layers):
+        for layer, kind in ((g, "gamma"), (b, "beta")):
+            layer.build((None, EMBEDDING_DIM))
+            layer.set_weights([d[f"{name}_{kind}_kernel"], d[f"{name}_{kind}_bias"]])
+    return head
+
+
+def loss_args(d):
+    stylized = {"c": d["x_c"], "s1": d["x_s1"], "s2": d["x_s2"]}
+    return stylized, {"c": d["t_c"]}, {"s1": d["t_s1"], "s2": d["t_s2"]}, d["image"]

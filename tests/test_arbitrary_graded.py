@@ -1,0 +1,127 @@
+"""Part 3 graded tests: conditional instance norm, the style prediction head, the loss (100 points).
+
+Numerical references come from solutions/arbitrary.py on fixed inputs
+(tests/reference/cases.py); tolerance rtol=atol=1e-4.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import arbitrary_cases as cases
+
+REF = Path(__file__).parent / "reference"
+TOL = dict(rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def ref():
+    with np.load(REF / "arbitrary.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.fixture(scope="module")
+def arb(impl_module):
+    return impl_module("arbitrary")
+
+
+def _instance_norm(x, eps=1e-5):
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    return (x - mean) / np.sqrt(var + eps)
+
+
+@pytest.mark.graded(points=10, part=3)
+def test_cin_identity_params_is_instance_norm(arb, ref):
+    x = ref["cin_x"]
+    b, c = x.shape[0], x.shape[-1]
+    out = arb.conditional_instance_norm(tf.constant(x), tf.ones((b, c)), tf.zeros((b, c)))
+    np.testing.assert_allclose(np.asarray(out), _instance_norm(x.astype(np.float64)), **TOL)
+
+
+@pytest.mark.graded(points=15, part=3)
+def test_cin_matches_reference(arb, ref):
+    out = arb.conditional_instance_norm(tf.constant(ref["cin_x"]), tf.constant(ref["cin_gamma"]),
+                                        tf.constant(ref["cin_beta"]))
+    assert tuple(out.shape) == ref["cin_x"].shape
+    np.testing.assert_allclose(np.asarray(out), ref["cin_out"], **TOL)
+    # each image uses its own gamma/beta row: per channel, the output has mean beta and std ~|gamma|
+    np.testing.assert_allclose(np.asarray(out).mean(axis=(1, 2)), ref["cin_beta"], atol=1e-4)
+
+
+@pytest.mark.graded(points=15, part=3)
+def test_head_embedding_matches_reference(arb, ref):
+    head = cases.build_head(arb, ref)
+    z = head.embed([tf.constant(ref["feat0"]), tf.constant(ref["feat1"])])
+    assert tuple(z.shape) == (2, cases.EMBEDDING_DIM)
+    np.testing.assert_allclose(np.asarray(z), ref["embed_out"], **TOL)
+
+
+@pytest.mark.graded(points=15, part=3)
+def test_head_norm_params_match_reference(arb, ref):
+    head = cases.build_head(arb, ref)
+    params = head.norm_params(tf.constant(ref["embedding"]))
+    assert list(params) == list(cases.NORM_CHANNELS)
+    for name, channels in cases.NORM_CHANNELS.items():
+        gamma, beta = params[name]
+        assert tuple(gamma.shape) == tuple(beta.shape) == (2, channels)
+        np.testing.assert_allclose(np.asarray(gamma), ref[f"params_{name}_gamma"], **TOL)
+        np.testing.assert_allclose(np.asarray(beta), ref[f"params_{name}_beta"], **TOL)
+
+
+@pytest.mark.graded(points=15, part=3)
+def test_transfer_loss_matches_reference(arb, ref):
+    args = [{k: tf.constant(v) for k, v in a.items()} for a in cases.loss_args(ref)[:3]]
+    for tv in (0.0, 0.5):
+        losses = arb.transfer_loss(*args, tf.constant(ref["image"]), content_weight=2.0, style_weight=30.0,
+                                   tv_weight=tv, style_layer_weights={"s1": 0.25, "s2": 4.0})
+        for k in ("content", "style", "tv", "total"):
+            np.testing.assert_allclose(float(losses[k]), ref[f"loss_tv{tv}_{k}"], rtol=1e-4, err_msg=f"{k}, tv={tv}")
+
+
+@pytest.mark.graded(points=15, part=3)
+def test_gradients_reach_gamma_beta_and_the_head(arb):
+    from nst.arbitrary.networks import ArbitraryStyleModel, ModelConfig
+
+    tf.random.set_seed(0)
+    x = tf.random.uniform((1, 7, 6, 4))
+    gamma, beta = tf.Variable(tf.ones((1, 4)) * 1.5), tf.Variable(tf.zeros((1, 4)))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(arb.conditional_instance_norm(x, gamma, beta) * x)
+    g_gamma, g_beta = tape.gradient(loss, [gamma, beta])
+    assert g_gamma is not None and g_beta is not None
+    # L = sum(x * (gamma x_hat + beta)): dL/dgamma_c = sum_hw x x_hat, dL/dbeta_c = sum_hw x
+    xn = x.numpy().astype(np.float64)
+    np.testing.assert_allclose(g_gamma.numpy(), (xn * _instance_norm(xn)).sum(axis=(1, 2)), rtol=1e-3)
+    np.testing.assert_allclose(g_beta.numpy(), xn.sum(axis=(1, 2)), rtol=1e-4)
+
+    model = ArbitraryStyleModel(ModelConfig(predictor_layers=("conv1_1",)), arb, name="arbitrary").build_all(32)
+    content, style = tf.random.uniform((1, 32, 32, 3)) * 50, tf.random.uniform((1, 32, 32, 3)) * 50
+    variables = model.head.trainable_variables
+    with tf.GradientTape() as tape:
+        out = model((content, style))
+        loss = tf.reduce_mean(tf.square(out - tf.reverse(content, axis=[2])))
+    grads = dict(zip([v.path for v in variables], tape.gradient(loss, variables)))
+    assert any("bottleneck" in k for k in grads), "the head has no bottleneck weights"
+    for name, g in grads.items():
+        assert g is not None and float(tf.reduce_max(tf.abs(g))) > 0, f"no gradient reaches {name}"
+
+
+@pytest.mark.graded(points=15, part=3)
+def test_model_shapes(arb):
+    from nst.arbitrary.networks import ArbitraryStyleModel, ModelConfig
+
+    model = ArbitraryStyleModel(ModelConfig(predictor_layers=("conv1_1", "conv2_1")), arb, name="arbitrary")
+    style = tf.random.uniform((2, 24, 30, 3)) * 100 - 50
+    z = model.embed(style)
+    assert tuple(z.shape) == (2, 100)
+    params = model.head.norm_params(z)
+    assert {k: tuple(g.shape) for k, (g, _) in params.items()} == {
+        k: (2, c) for k, c in model.transfer_net.norm_channels.items()}
+    for size in ((33, 47), (40, 40)):   # odd sizes are padded inside the network and cropped back
+        out = model.transfer(tf.random.uniform((2, *size, 3)) * 100 - 50, z)
+        assert tuple(out.shape) == (2, *size, 3)
+        assert np.all(np.isfinite(out.numpy()))
