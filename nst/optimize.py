@@ -117,15 +117,18 @@ def _start(st) -> int:
     return restore_checkpoint(st)
 
 
-def run(st, n_iters: int) -> np.ndarray:
-    """Optimise ``st.input_img`` for ``n_iters`` iterations in total; return the image as uint8 RGB."""
+def run(st, n_iters: int, on_step=None) -> np.ndarray:
+    """Optimise ``st.input_img`` for ``n_iters`` iterations in total; return the image as uint8 RGB.
+
+    ``on_step(step, losses)``, if given, is called after every iteration (benchmarks time it).
+    """
     if n_iters < 0:
         raise NstError(f"--iterations must be >= 0, got {n_iters}")
     step = _start(st)
     if st.config.optimizer == "lbfgs":
-        _lbfgs(st, n_iters, step)
+        _lbfgs(st, n_iters, step, on_step)
     elif st.config.optimizer == "adam":
-        _adam(st, n_iters, step)
+        _adam(st, n_iters, step, on_step)
     else:
         raise NstError(f"--optimizer must be adam or lbfgs, got {st.config.optimizer!r}")
     if getattr(st, "writer", None) is not None:
@@ -133,8 +136,10 @@ def run(st, n_iters: int) -> np.ndarray:
     return deprocess(st.input_img.numpy())
 
 
-def _after_step(st, step: int, n_iters: int, losses: dict[str, float], progress: Progress) -> None:
+def _after_step(st, step: int, n_iters: int, losses: dict[str, float], progress: Progress, on_step=None) -> None:
     _check_finite(st, step, losses)
+    if on_step is not None:
+        on_step(step, losses)
     _log(st, step, losses)
     progress.update(step, losses)
     every = st.config.checkpoint_iterations
@@ -142,30 +147,43 @@ def _after_step(st, step: int, n_iters: int, losses: dict[str, float], progress:
         save_checkpoint(st, step)
 
 
-def _adam(st, n_iters: int, step: int) -> None:
+def _adam(st, n_iters: int, step: int, on_step=None) -> None:
     progress = Progress(n_iters, step, st.config.print_iterations)
     try:
         while step < n_iters:
             losses = {k: float(v) for k, v in st.train_step().items()}
             step += 1
-            _after_step(st, step, n_iters, losses, progress)
+            _after_step(st, step, n_iters, losses, progress, on_step)
     finally:
         progress.close()
 
 
-def _lbfgs(st, n_iters: int, step: int) -> None:
-    """L-BFGS-B over the pixels (as in Gatys et al.), gradients from TensorFlow, pixels kept in [0, 255]."""
+def _loss_and_grad(st):
+    """``f(x) -> (losses, dL/dx)`` for the image ``x`` as float64, traced once per StyleTransfer."""
+    if getattr(st, "_loss_and_grad", None) is None:
+        var = st.input_img
+
+        @tf.function
+        def loss_and_grad(x):
+            var.assign(tf.reshape(tf.cast(x, tf.float32), var.shape))
+            with tf.GradientTape() as tape:
+                losses = st.total_loss()
+            return losses, tape.gradient(losses["total"], var)
+
+        st._loss_and_grad = loss_and_grad
+    return st._loss_and_grad
+
+
+def _lbfgs(st, n_iters: int, step: int, on_step=None) -> None:
+    """L-BFGS-B over the pixels (as in Gatys et al.), gradients from TensorFlow, pixels kept in [0, 255].
+
+    After the run ``st.lbfgs_result`` is scipy's OptimizeResult (``nit`` iterations, ``nfev`` evaluations).
+    """
     import scipy.optimize
 
     var = st.input_img
     shape = var.shape
-
-    @tf.function
-    def loss_and_grad(x):
-        var.assign(tf.reshape(tf.cast(x, tf.float32), shape))
-        with tf.GradientTape() as tape:
-            losses = st.total_loss()
-        return losses, tape.gradient(losses["total"], var)
+    loss_and_grad = _loss_and_grad(st)
 
     progress = Progress(n_iters, step, st.config.print_iterations)
     state = {"step": step, "losses": {}}
@@ -179,7 +197,7 @@ def _lbfgs(st, n_iters: int, step: int) -> None:
     def callback(xk):
         var.assign(xk.reshape(shape).astype(np.float32))
         state["step"] += 1
-        _after_step(st, state["step"], n_iters, state["losses"], progress)
+        _after_step(st, state["step"], n_iters, state["losses"], progress, on_step)
 
     low = np.broadcast_to(-MEAN_RGB, shape).ravel()
     bounds = scipy.optimize.Bounds(low, low + 255.0)
@@ -189,5 +207,6 @@ def _lbfgs(st, n_iters: int, step: int) -> None:
                 fun, var.numpy().astype(np.float64).ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
                 callback=callback, options={"maxiter": n_iters - step, "maxfun": 2 * (n_iters - step) + 20})
             var.assign(result.x.reshape(shape).astype(np.float32))
+            st.lbfgs_result = result
     finally:
         progress.close()

@@ -31,10 +31,24 @@ def configure_threads(intra: int | None = None, inter: int | None = None) -> Non
         pass  # already initialised in this process: keep what is set
 
 
+def cpu_has_bf16() -> bool:
+    """True when the CPU has native bfloat16 instructions (AVX512_BF16 or AMX), read from /proc/cpuinfo."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def compute_dtype(precision: str):
-    """TF dtype for ``--precision``: float32, bfloat16 (fast on AVX512_BF16 CPUs), float16 (GPUs)."""
+    """TF dtype for ``--precision``: float32; bfloat16 (fast only with AVX512_BF16/AMX or a GPU;
+    emulated and many times slower on AVX2-only CPUs, so we warn); float16 (GPUs)."""
+    import warnings
+
     import tensorflow as tf
 
     if precision not in PRECISIONS:
         raise NstError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "bfloat16" and not tf.config.list_physical_devices("GPU") and not cpu_has_bf16():
+        warnings.warn("this CPU has no AVX512_BF16/AMX: bfloat16 is emulated and much slower than float32")
     return tf.as_dtype(precision)

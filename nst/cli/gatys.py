@@ -56,7 +56,7 @@ def add_parser(sub) -> None:
     add("--initial-noiseblend", type=float, help="share of noise mixed into the initial image (0..1)")
     add("--network", choices=["vgg19", "vgg19-mat", "vgg19-keras"], help="weights source (default vgg19)")
     add("--precision", choices=["float32", "bfloat16", "float16"],
-        help="VGG compute precision; bfloat16 is ~2x faster on CPUs with AVX512_BF16")
+        help="VGG compute precision; bfloat16 pays off only on CPUs with AVX512_BF16/AMX or GPUs")
     add("--checkpoint-iterations", type=int, help="save a checkpoint every N iterations (enables resume)")
     add("--checkpoint-output", help="checkpoint image pattern, %%s = iteration (default <run>/checkpoint_%%s.png)")
     add("--print-iterations", type=int, help="print a line every N iterations when not on a terminal")

@@ -1,0 +1,23 @@
+"""Benchmarks: Gatys s/iteration against an eager baseline, the CPU's own ceiling, memory, inference.
+
+``python -m benchmarks`` (or ``nst bench``) prints one table and writes JSON. Every timed
+configuration runs in its own worker process (so its peak RSS is its own), and the
+workers take turns, a few iterations each, round after round: on a shared machine the
+ratios between paths measured this way are stable even when absolute times are not.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# This TensorFlow build leaves oneDNN off by default; its CPU kernels (above all the
+# convolution's input gradient) are several times faster. Must be set before TF is imported.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def shared_images() -> Path:
+    """``../shared/images`` beside the checkout, or ``$NST_SHARED_IMAGES``."""
+    return Path(os.environ.get("NST_SHARED_IMAGES") or REPO.parent / "shared" / "images")

@@ -1,0 +1,173 @@
+"""``python -m benchmarks``: one table of every measurement, and the same rows as JSON.
+
+Sections: the CPU's convolution ceiling; Gatys s/iteration side by side with the eager
+baseline (ratios per round, medians over rounds); time to a fixed loss for Adam and
+L-BFGS; peak memory per configuration (each in its own process), with a linear fit in
+the pixel count to extrapolate larger sizes; fast and arbitrary inference when their
+modules (``benchmarks/fast.py``, ``benchmarks/arbitrary.py``) exist.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib
+import json
+import platform
+import sys
+from pathlib import Path
+
+from benchmarks import REPO
+
+# What each size times by default (a 2-core machine: the list shrinks as the steps grow).
+VARIANTS_BY_SIZE = [
+    (256, ["baseline eager (TF defaults)", "project adam", "project adam + oneDNN", "project adam XLA",
+           "project lbfgs"]),
+    (512, ["baseline eager (TF defaults)", "project adam", "project adam + oneDNN", "project lbfgs"]),
+    (None, ["baseline eager (TF defaults)", "project adam"]),
+]
+
+
+def variants_for(size: int) -> list[str]:
+    return next(names for limit, names in VARIANTS_BY_SIZE if limit is None or size <= limit)
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 256,512, got {text!r}")
+    if not values or min(values) < 32:
+        raise argparse.ArgumentTypeError(f"sizes must be >= 32, got {text!r}")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--quick", action="store_true", help="smoke run: 128 px, 1 round, fewer configurations (~5 min)")
+    add("--sizes", type=_ints, help="longest sides for s/iteration and inference (default 256,512,1024)")
+    add("--only", choices=["gatys", "fast", "arbitrary"], help="run one section")
+    add("--rounds", type=int, help="turns each configuration takes (default 3 at 256 px, 2 at 512, 1 above)")
+    add("--steps", type=int, help="iterations per turn (default 1)")
+    add("--explore", action="store_true", help="also time every other configuration (bfloat16, ...) up to 512 px")
+    add("--memory-sizes", type=_ints, help="square sizes for peak memory (default 512,1024; 2048 takes minutes)")
+    add("--loss-size", type=int, default=256, help="size for time-to-loss (default 256)")
+    add("--loss-iterations", type=int, default=50, help="iteration cap for time-to-loss (default 50)")
+    add("--loss-fraction", type=float, default=0.15, help="target: total loss <= this x the start loss (0.15)")
+    add("--json", type=Path, default=REPO / "benchmarks" / "results.json", help="where to write the rows")
+    add("--seed", type=int, default=0, help="seed (every configuration starts from the same image)")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def gatys_rows(args) -> list[dict]:
+    from benchmarks import ceiling, gatys
+
+    rows = [{"section": "ceiling", "variant": f"3x3 conv {'x'.join(map(str, ceiling.CONV_SHAPE))} {k}",
+             "gflops": v} for k, v in ceiling.measure().items()]
+    for size in args.sizes:
+        names = list(variants_for(size))
+        if args.quick:
+            names = ["baseline eager (TF defaults)", "project adam", "project lbfgs"]
+        if args.explore and size <= 512:
+            names += [n for n in gatys.VARIANTS if n not in names]
+        rounds = args.rounds or (1 if args.quick else 3 if size <= 256 else 2 if size <= 512 else 1)
+        steps = args.steps or 1
+        rows += gatys.side_by_side(names, size, rounds, steps, seed=args.seed, log=log)
+    log("time to a fixed loss")
+    rows += gatys.time_to_loss(args.loss_size, args.loss_iterations, args.loss_fraction, seed=args.seed, log=log)
+    for size in args.memory_sizes:
+        log(f"peak memory at {size}x{size}")
+        variant = dataclasses.replace(gatys.VARIANTS["project adam"], square=True, seed=args.seed)
+        rows.append(gatys.peak_memory(variant, size, steps=1))
+    rows += memory_fit([r for r in rows if r["section"] == "memory"])
+    return rows
+
+
+def memory_fit(rows: list[dict]) -> list[dict]:
+    """Peak RSS ~ a + b * pixels through the measured sizes; predicted 1024 and 2048 (marked as such)."""
+    if len(rows) < 2:
+        return []
+    import numpy as np
+
+    pixels = np.array([r["height"] * r["width"] for r in rows], float)
+    b, a = np.polyfit(pixels, [r["peak_rss_mb"] for r in rows], 1)
+    measured = {r["size"] for r in rows}
+    return [{"section": "memory", "variant": "project adam (extrapolated)", "size": s, "height": s, "width": s,
+             "peak_rss_mb": float(a + b * s * s), "extrapolated": True} for s in (1024, 2048) if s not in measured]
+
+
+def plugin_rows(name: str, sizes: list[int]) -> list[dict]:
+    """``benchmarks/<name>.py``'s ``run(sizes)`` rows, or one row saying why there are none."""
+    try:
+        module = importlib.import_module(f"benchmarks.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"benchmarks.{name}":
+            raise
+        return [{"section": name, "variant": "skipped", "note": f"benchmarks/{name}.py not present yet"}]
+    return [dict(section=name, **row) for row in module.run(sizes)]
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(rows: list[dict]) -> str:
+    """One fixed-width table: section, configuration, size, then the measured columns."""
+    head = (f"{'section':<12} {'configuration':<30} {'size':>9} {'s/iter':>7} {'x base':>6} "
+            f"{'GFLOP/s':>7} {'ceil%':>5} {'RSS MB':>7}  note")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        size = f"{r['width']}x{r['height']}" if "width" in r else str(r.get("size", ""))
+        note = r.get("note", "")
+        if r["section"] == "time_to_loss":
+            hit = (f"{r['seconds']:.1f} s, {r['iterations']} it" if r["seconds"] is not None
+                   else f"not in {r['max_iterations']} it")
+            note = (f"loss <= {r['target_total_loss']:.3g} ({r['target_fraction']:g} x start): {hit}; "
+                    f"{r['evaluations_per_iter']:.2f} evaluations/iter")
+        elif r.get("evaluations_per_iter"):
+            note = f"{r['evaluations_per_iter']:.2f} evaluations/iter (L-BFGS restarted each turn)"
+        elif r.get("extrapolated"):
+            note = "extrapolated (linear in pixels)"
+        elif "ms_per_image" in r:
+            note = f"{r['ms_per_image']:.1f} ms/image"
+        ceil = r.get("fraction_of_ceiling")
+        lines.append(f"{r['section']:<12} {r['variant']:<30.30} {size:>9} {_fmt(r.get('s_per_iter'), '7.3f')} "
+                     f"{_fmt(r.get('speedup_vs_baseline'), '6.2f')} {_fmt(r.get('gflops'), '7.1f')} "
+                     f"{_fmt(None if ceil is None else 100 * ceil, '5.0f')} {_fmt(r.get('peak_rss_mb'), '7.0f')}  {note}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from nst.images import write_atomic
+
+    args.sizes = args.sizes or ([128] if args.quick else [256, 512, 1024])
+    args.memory_sizes = args.memory_sizes or ([128, 192] if args.quick else [512, 1024])
+    if args.quick:
+        args.loss_size, args.loss_iterations = min(args.loss_size, 128), min(args.loss_iterations, 30)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    meta = {"date": started.isoformat(timespec="seconds"), "command": " ".join(sys.argv),
+            "machine": platform.platform(), "processor": platform.processor(), "python": platform.python_version()}
+    rows: list[dict] = []
+    if args.only in (None, "gatys"):
+        rows += gatys_rows(args)
+    for name in ("fast", "arbitrary"):
+        if args.only in (None, name):
+            write_atomic(args.json, json.dumps({"meta": meta, "rows": rows, "partial": True}, indent=2))
+            rows += plugin_rows(name, args.sizes)
+    print(table(rows))
+    write_atomic(args.json, json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"wrote {args.json}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""Gatys benchmarks: s/iteration per path, side by side; time to a fixed loss; peak memory.
+
+Each configuration (a :class:`Variant` at one size) lives in a worker process
+(``python -m benchmarks.gatys serve VARIANT SIZE``) that builds it, warms it up (the
+first step traces the graph) and then answers "run N iterations" requests with their
+wall time, so the parent can make the workers take turns and compare them in the same
+seconds of a shared machine. A worker's peak RSS (``ru_maxrss``) is that configuration's
+memory, TensorFlow's runtime included.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks import REPO, shared_images
+
+CONTENT, STYLE = "content/tubingen.jpg", "styles/starry_night.jpg"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to run Gatys: the eager ``baseline`` or the ``project`` (solutions/, tf.function)."""
+
+    name: str
+    path: str = "project"        # project | baseline
+    optimizer: str = "adam"      # adam | lbfgs (project only)
+    precision: str = "float32"
+    jit: bool = False            # XLA-compile the Adam step
+    onednn: bool = False         # TF_ENABLE_ONEDNN_OPTS=1 (this TF build's default, and nst's, is off)
+    square: bool = False         # resize the content to size x size instead of keeping its aspect
+    seed: int = 0                # initial noise and TF seeds
+
+
+VARIANTS = {v.name: v for v in (
+    Variant("baseline eager (TF defaults)", path="baseline"),
+    Variant("baseline eager + oneDNN", path="baseline", onednn=True),
+    Variant("project adam"),
+    Variant("project adam + oneDNN", onednn=True),
+    Variant("project adam XLA", jit=True),
+    Variant("project adam bfloat16", precision="bfloat16"),
+    Variant("project adam bfloat16 XLA", precision="bfloat16", jit=True),
+    Variant("project lbfgs", optimizer="lbfgs"),
+)}
+BASELINE = "baseline eager (TF defaults)"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_pair(size: int, square: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """tubingen (longest side ``size``, or ``size`` x ``size``) and starry_night fitted to it."""
+    from nst import gatys, images
+
+    config = gatys.Config(max_size=size)
+    content, styles = gatys.prepare_images(str(shared_images() / CONTENT), [str(shared_images() / STYLE)], config)
+    if square:
+        content = images.resize(content, size, size)
+        styles = [images.resize(s, size, size) for s in styles]
+    return content, styles[0]
+
+
+class Runner:
+    """A built configuration: ``run(n)`` does n iterations and returns the last losses."""
+
+    def __init__(self, variant: Variant, size: int):
+        from nst.runtime import configure_threads, set_seed
+
+        configure_threads()
+        set_seed(variant.seed)
+        self.variant = variant
+        content, style = load_pair(size, variant.square)
+        self.shape = content.shape[:2]
+        self.trace: list[tuple[float, int, float]] = []   # (time, step, total loss) of the last run
+        if variant.path == "baseline":
+            from benchmarks.baseline import EagerGatys
+            from nst.gatys import Config, initial_image
+
+            self.model = EagerGatys(content, style, initial_image(content, [style], Config(seed=variant.seed)))
+        else:
+            import tensorflow as tf
+
+            from nst.gatys import Config
+            from solutions.style_transfer import StyleTransfer
+
+            config = Config(max_size=size, optimizer=variant.optimizer, precision=variant.precision,
+                            seed=variant.seed, print_iterations=10 ** 9)
+            self.model = StyleTransfer(content, [style], config)
+            self.model.build()
+            self.opt_start = [v.numpy() for v in self.model.opt.variables]  # learning rate, zero moments
+            if variant.jit:
+                self.model.train_step = tf.function(self.model.train_step.python_function, jit_compile=True)
+
+    def reset(self) -> None:
+        """Back to the initial image with a fresh optimiser (project only): a warm, untouched start."""
+        self.model.input_img.assign(self.model.initial_img)
+        for v, start in zip(self.model.opt.variables, self.opt_start):
+            v.assign(start)
+
+    def _record(self, step: int, losses: dict[str, float]) -> None:
+        self.trace.append((time.perf_counter(), step, losses["total"]))
+
+    def run(self, n: int) -> dict:
+        """n iterations (L-BFGS: at most n); the losses, the iterations done, L-BFGS evaluations."""
+        from nst import optimize
+
+        self.trace = []
+        if self.variant.path == "baseline":
+            for i in range(n):
+                losses = self.model.step()
+                self._record(i + 1, losses)
+            return {"iterations": n, "total": losses["total"]}
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is the worker's reply channel
+            optimize.run(self.model, n, on_step=self._record)
+        out = {"iterations": len(self.trace), "total": self.trace[-1][2] if self.trace else float("nan")}
+        result = getattr(self.model, "lbfgs_result", None)
+        if result is not None:
+            out["evaluations"] = int(result.nfev)
+        return out
+
+
+def serve(variant: Variant, size: int) -> None:
+    """Worker loop: build, warm up, then for each stdin line "N" reply with one JSON line."""
+    start = time.perf_counter()
+    runner = Runner(variant, size)
+    runner.run(1)  # trace + first step
+    reply = {"ready": True, "warmup_s": time.perf_counter() - start, "height": runner.shape[0],
+             "width": runner.shape[1], "peak_rss_mb": peak_rss_mb()}
+    print(json.dumps(reply), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "quit":
+            break
+        if line.strip() == "reset":
+            runner.reset()
+            print(json.dumps({"reset": True}), flush=True)
+            continue
+        t0 = time.perf_counter()
+        out = runner.run(int(line))
+        out.update(seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(),
+                   trace=[(t - t0, s, l) for t, s, l in runner.trace])
+        print(json.dumps(out), flush=True)
+
+
+class Worker:
+    """The parent's handle on a ``serve`` process."""
+
+    def __init__(self, variant: Variant, size: int):
+        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if variant.onednn else "0", TF_CPP_MIN_LOG_LEVEL="2")
+        self.variant, self.size = variant, size
+        self.stderr = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.gatys", "serve", json.dumps(dataclasses.asdict(variant)), str(size)],
+            cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        self.info = self._reply()
+
+    def _reply(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            self.stderr.seek(0)
+            tail = self.stderr.read()[-2000:]
+            raise RuntimeError(f"worker {self.variant.name} at {self.size} px exited ({self.proc.returncode}):\n{tail}")
+        return json.loads(line)
+
+    def run(self, n: int | str) -> dict:
+        self.proc.stdin.write(f"{n}\n")
+        self.proc.stdin.flush()
+        return self._reply()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.stderr.close()
+
+
+def side_by_side(names: list[str], size: int, rounds: int, steps: int, seed: int = 0, log=print) -> list[dict]:
+    """Workers for ``names`` at ``size`` take turns: ``rounds`` x ``steps`` iterations each.
+
+    Between turns the parent measures the float32 conv ceiling, so every ratio (to the
+    baseline, to the ceiling) is a median over rounds of same-round measurements.
+    """
+    from benchmarks import ceiling
+
+    workers: dict[str, Worker] = {}
+    try:
+        for name in names:
+            log(f"  {size} px: starting {name}")
+            workers[name] = Worker(dataclasses.replace(VARIANTS[name], seed=seed), size)
+        per_iter: dict[str, list[float]] = {n: [] for n in names}
+        ceilings, evaluations, rss = [], {n: 0 for n in names}, {}
+        for r in range(rounds):
+            ceilings.append(ceiling.conv_rate("float32", repeats=2) / 1e9)
+            for name, worker in workers.items():
+                out = worker.run(steps)
+                per_iter[name].append(out["seconds"] / max(out["iterations"], 1))
+                evaluations[name] += out.get("evaluations", 0)
+                rss[name] = out["peak_rss_mb"]
+                log(f"  {size} px round {r + 1}/{rounds}: {name} {per_iter[name][-1]:.3f} s/it")
+        rows = []
+        for name, worker in workers.items():
+            h, w = worker.info["height"], worker.info["width"]
+            flops = ceiling.vgg_flops(h, w)["step"]
+            rates = [flops / t / 1e9 for t in per_iter[name]]
+            row = {"section": "gatys", "variant": name, "size": size, "height": h, "width": w,
+                   "s_per_iter": float(np.median(per_iter[name])), "rounds_s_per_iter": per_iter[name],
+                   "gflop_per_iter": flops / 1e9, "gflops": float(np.median(rates)),
+                   "fraction_of_ceiling": float(np.median([a / c for a, c in zip(rates, ceilings)])),
+                   "warmup_s": worker.info["warmup_s"], "ceiling_gflops": float(np.median(ceilings)),
+                   "peak_rss_mb": rss[name]}
+            if BASELINE in per_iter:
+                row["speedup_vs_baseline"] = float(np.median(
+                    [b / t for b, t in zip(per_iter[BASELINE], per_iter[name])]))
+            if evaluations[name]:
+                row["evaluations_per_iter"] = evaluations[name] / (rounds * steps)
+            rows.append(row)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return rows
+
+
+def peak_memory(variant: Variant, size: int, steps: int = 2) -> dict:
+    """Peak RSS of a fresh process that builds ``variant`` at ``size`` and runs ``steps`` iterations."""
+    worker = Worker(variant, size)
+    try:
+        out = worker.run(steps)
+    finally:
+        worker.close()
+    return {"section": "memory", "variant": variant.name, "size": size, "height": worker.info["height"],
+            "width": worker.info["width"], "peak_rss_mb": out["peak_rss_mb"],
+            "s_per_iter": out["seconds"] / max(out["iterations"], 1)}
+
+
+def time_to_loss(size: int, iterations: int, fraction: float, seed: int = 0, log=print) -> list[dict]:
+    """Adam and L-BFGS from the same start: seconds (and iterations) until total loss <= fraction x start.
+
+    The target is one absolute number (the same start image and loss for both), recorded in the rows.
+    """
+    rows, traces, runs = [], {}, {}
+    for name in ("project adam", "project lbfgs"):
+        log(f"  time to loss: {name} at {size} px, up to {iterations} iterations")
+        worker = Worker(dataclasses.replace(VARIANTS[name], seed=seed), size)
+        try:
+            worker.run("reset")
+            runs[name] = worker.run(iterations)
+            traces[name] = runs[name]["trace"]
+        finally:
+            worker.close()
+    start_loss = traces["project adam"][0][2]  # Adam reports the loss before its first update
+    target = fraction * start_loss
+    for name, trace in traces.items():
+        hit = next(((t, s) for t, s, loss in trace if loss <= target), None)
+        rows.append({"section": "time_to_loss", "variant": name, "size": size, "target_total_loss": target,
+                     "target_fraction": fraction, "seconds": hit[0] if hit else None,
+                     "iterations": hit[1] if hit else None, "max_iterations": iterations,
+                     "final_total_loss": trace[-1][2], "s_per_iter": runs[name]["seconds"] / len(trace),
+                     "evaluations_per_iter": runs[name].get("evaluations", len(trace)) / len(trace)})
+    return rows
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "serve":
+    serve(Variant(**json.loads(sys.argv[2])), int(sys.argv[3]))

@@ -1,0 +1,135 @@
+"""Performance properties that need no clock: tracing, how much VGG runs, precision, scales.
+
+Speed itself is measured by ``python -m benchmarks``, never asserted here. These tests use
+the reference implementation (solutions/) directly: they check the library's given code.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from nst import gatys
+
+tf = pytest.importorskip("tensorflow")
+
+
+def _images(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    content = rng.uniform(0, 255, (h, w, 3)).astype(np.float32)
+    style = np.clip(np.cumsum(rng.normal(0, 30, (h, w, 3)), axis=1), 0, 255).astype(np.float32)
+    return content, style
+
+
+def _built(config: gatys.Config, h: int = 32, w: int = 32):
+    from solutions.style_transfer import StyleTransfer
+
+    content, style = _images(h, w)
+    st = StyleTransfer(content, [style], config)
+    st.build()
+    return st
+
+
+def test_fifty_adam_steps_trace_the_train_step_at_most_twice():
+    from nst import optimize
+
+    st = _built(gatys.Config(iterations=50, print_iterations=1000))
+    with contextlib.redirect_stdout(io.StringIO()):
+        optimize.run(st, 50)
+    assert int(st.gstep.numpy()) == 50
+    assert 1 <= st.trace_count <= 2
+
+
+def test_lbfgs_function_is_traced_once_across_runs():
+    from nst import optimize
+
+    st = _built(gatys.Config(optimizer="lbfgs", print_iterations=1000))
+    with contextlib.redirect_stdout(io.StringIO()):
+        optimize.run(st, 3)
+        fn = st._loss_and_grad
+        optimize.run(st, 3)
+    assert st._loss_and_grad is fn
+    assert fn.experimental_get_tracing_count() == 1
+    assert st.lbfgs_result.nit >= 1
+
+
+def _forward_convs(concrete) -> list[str]:
+    return [op.name for op in concrete.graph.get_operations() if op.type == "Conv2D"]
+
+
+def test_train_step_runs_vgg_only_up_to_the_deepest_layer_used():
+    st = _built(gatys.Config())  # content conv4_2, style up to conv5_1: 2+2+4+4+1 convolutions
+    assert len(_forward_convs(st.train_step.get_concrete_function())) == 13
+    shallow = _built(gatys.Config(style_layers=("conv1_1", "conv2_1"), style_layer_weights=(1.0, 1.0),
+                                  content_weight_blend=1.0))
+    assert len(_forward_convs(shallow.train_step.get_concrete_function())) == 10  # up to conv4_2
+
+
+def test_library_vgg_features_stop_at_the_deepest_layer():
+    from nst.vgg import VGGFeatures
+
+    vgg = VGGFeatures("vgg19")
+    fn = tf.function(lambda x: vgg.features(x, ["conv1_1", "conv3_1"]))
+    concrete = fn.get_concrete_function(tf.TensorSpec([1, 32, 32, 3], tf.float32))
+    assert len(_forward_convs(concrete)) == 5
+
+
+def test_bfloat16_loss_is_within_a_few_percent_of_float32():
+    losses = {}
+    for precision in ("float32", "bfloat16"):
+        st = _built(gatys.Config(precision=precision), 48, 48)
+        losses[precision] = {k: float(v) for k, v in st.total_loss().items()}
+    for key in ("content", "style", "total"):
+        assert losses["bfloat16"][key] == pytest.approx(losses["float32"][key], rel=0.05), key
+    assert losses["bfloat16"]["total"] != losses["float32"]["total"]  # it really ran in bfloat16
+
+
+def test_multiscale_run_ends_at_the_last_size(tmp_path):
+    from nst import images
+
+    content, style = _images(60, 80, seed=1)
+    images.save_image(content.astype(np.uint8), tmp_path / "c.png")
+    images.save_image(style.astype(np.uint8), tmp_path / "s.png")
+    config = gatys.Config(scales=(44, 64), iterations=2, print_iterations=1000)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        result = gatys.stylize(str(tmp_path / "c.png"), [str(tmp_path / "s.png")], config, impl="solutions")
+    assert result.shape == (48, 64, 3) and result.dtype == np.uint8
+    assert "scale 44: done, next 64" in out.getvalue()
+
+
+def test_eager_baseline_computes_the_same_loss_as_the_project():
+    from benchmarks.baseline import EagerGatys
+
+    content, style = _images(48, 48)
+    init = gatys.initial_image(content, [style], gatys.Config())
+    st = _built(gatys.Config(pooling="max"), 48, 48)  # Keras' VGG19 pools by max
+    project = {k: float(v) for k, v in st.total_loss().items()}
+    baseline = {k: float(v) for k, v in EagerGatys(content, style, init).losses().items()}
+    for key in ("content", "style", "total"):
+        assert baseline[key] == pytest.approx(project[key], rel=1e-3), key
+
+
+def test_flop_count_matches_vgg19_published_figure():
+    from benchmarks.ceiling import vgg_flops
+
+    # VGG19's 16 convolutions at 224x224: 19.5 G multiply-adds
+    full = vgg_flops(224, 224, layers=("conv5_4",), gram_layers=())
+    assert full["conv_forward"] / 2 == pytest.approx(19.5e9, rel=0.02)
+    gatys_step = vgg_flops(512, 512)
+    assert gatys_step["step"] == 2 * gatys_step["conv_forward"] + 3 * gatys_step["gram_forward"]
+
+
+def test_bench_cli_parses_and_table_formats():
+    from benchmarks.__main__ import table
+    from nst.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--quick", "--sizes", "128,256", "--only", "gatys"])
+    assert args.sizes == [128, 256] and args.quick and args.only == "gatys"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "--sizes", "0"])
+    text = table([{"section": "gatys", "variant": "project adam", "size": 512, "height": 384, "width": 512,
+                   "s_per_iter": 2.0, "speedup_vs_baseline": 1.7, "gflops": 150.0, "fraction_of_ceiling": 0.6,
+                   "peak_rss_mb": 1500.0}])
+    assert "512x384" in text and "1.70" in text and "60" in text
