@@ -1,0 +1,243 @@
+"""Train a transformation network for one style (``nst fast train --config conf/<style>.yml``).
+
+The loop: photos from :class:`nst.fast.data.ContentImages`, one ``train_step`` of the student
+code (``<impl>.fast_style``) per batch, under a ``tf.distribute`` strategy (one device, or
+``MirroredStrategy`` over several: each replica takes an equal slice of the global batch).
+Every ``checkpoint_every`` steps the weights, the Adam state, the step and the data position
+are checkpointed in ``<model_path>/<naming>/checkpoints``; starting again with the same
+config resumes from the last one. Losses and a stylized test photo go to TensorBoard in
+``<model_path>/<naming>/logs``; the trained model is written to ``<model_path>/<naming>.npz``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from nst.errors import NstError
+from nst.fast.data import ContentImages
+from nst.fast.model import save_model
+from nst.images import fit_size, load_image, resize, write_atomic
+from nst.impl import load as load_impl
+from nst.runtime import set_seed
+from nst.vgg import VGGFeatures
+
+# Per-layer style weights for the default layers: deeper layers have much smaller Gram
+# matrices (measured on the project's styles), so equal weights would leave only conv1.
+DEFAULT_STYLE_LAYER_WEIGHTS = {"vgg16": [1.0, 50.0, 1.0e4, 1.0e7], "vgg19": None}
+DEFAULT_LAYERS = {"vgg16": (["conv3_3"], ["conv1_2", "conv2_2", "conv3_3", "conv4_3"]),
+                  "vgg19": (["conv4_2"], ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"])}
+
+
+@dataclass
+class TrainConfig:
+    """The YAML keys (relative paths are relative to the working directory)."""
+    style_image: str
+    naming: str
+    model_path: str = "outputs/models"
+    content_dir: str | list = "content"
+    content_weight: float = 1.0
+    style_weight: float = 0.01
+    tv_weight: float = 1e-4
+    image_size: int = 256
+    style_size: int | None = None          # longest side of the style image; None = image_size
+    batch_size: int = 4
+    epochs: int = 2
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"                # adam (the paper) or sgd (plain, for tests)
+    loss_model: str = "vgg16"              # vgg16 or vgg19 (nst.weights sources)
+    content_layers: list = field(default_factory=list)   # empty = the loss model's defaults
+    style_layers: list = field(default_factory=list)
+    style_layer_weights: list | None = None
+    test_image: str | None = None          # stylized into TensorBoard every image_every steps
+    log_every: int = 10
+    image_every: int = 100
+    checkpoint_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in ("adam", "sgd"):
+            raise NstError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
+        if self.loss_model not in DEFAULT_LAYERS:
+            raise NstError(f"loss_model must be vgg16 or vgg19, got {self.loss_model!r}")
+        content, style = DEFAULT_LAYERS[self.loss_model]
+        self.content_layers = list(self.content_layers or content)
+        if not self.style_layers and self.style_layer_weights is None:
+            self.style_layer_weights = DEFAULT_STYLE_LAYER_WEIGHTS[self.loss_model]
+        self.style_layers = list(self.style_layers or style)
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
+            raise NstError(f"style_layer_weights has {len(self.style_layer_weights)} entries for "
+                           f"{len(self.style_layers)} style layers")
+        for key in ("image_size", "batch_size", "epochs", "log_every", "image_every", "checkpoint_every"):
+            if int(getattr(self, key)) <= 0:
+                raise NstError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.model_path) / self.naming
+
+    @property
+    def model_file(self) -> Path:
+        return Path(self.model_path) / f"{self.naming}.npz"
+
+
+def load_config(path: str | Path, **overrides) -> TrainConfig:
+    """Read a YAML config; keyword overrides (not None) win. Unknown keys are an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise NstError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise NstError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise NstError(f"{path}: expected a mapping of keys to values")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise NstError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    missing = [k for k in ("style_image", "naming") if k not in data]
+    if missing:
+        raise NstError(f"{path}: missing key(s) {', '.join(missing)}")
+    return TrainConfig(**data)
+
+
+class _Progress:
+    """A tqdm bar on a terminal, a plain line every ``every`` steps otherwise."""
+
+    def __init__(self, start: int, total: int, every: int):
+        self.every, self.total = every, total
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+
+    def update(self, step: int, losses: dict) -> None:
+        text = " ".join(f"{k}={v:.4g}" for k, v in losses.items())
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(text, refresh=False)
+        elif step % self.every == 0 or step == self.total:
+            print(f"step {step}/{self.total} {text}", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _split(strategy, images: tf.Tensor):
+    """The global batch as per-replica slices (equal sizes)."""
+    n = strategy.num_replicas_in_sync
+    if n == 1:
+        return images
+    if images.shape[0] % n:
+        raise NstError(f"batch_size {images.shape[0]} must be a multiple of the {n} devices")
+    per = images.shape[0] // n
+    return strategy.experimental_distribute_values_from_function(
+        lambda ctx: images[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per])
+
+
+def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = None,
+          strategy: tf.distribute.Strategy | None = None, mixed_precision: bool = False,
+          save: bool = True) -> dict:
+    """Train (or resume) and return {"step", "losses", "model", "skipped", "seconds"}.
+
+    ``steps`` caps the total number of steps (default: ``epochs`` passes over the photos).
+    ``mixed_precision`` computes the transformation network and VGG in bfloat16 (GPUs with
+    bfloat16 support, e.g. A100/H100; no loss scaling needed), variables and losses in float32.
+    """
+    set_seed(config.seed)
+    style_net, style_lib = load_impl("transformer_net", impl), load_impl("fast_style", impl)
+    strategy = strategy or tf.distribute.get_strategy()
+    dtype = tf.bfloat16 if mixed_precision else tf.float32
+    data = ContentImages(config.content_dir, config.image_size, config.batch_size, config.seed)
+    total = steps or max(1, config.epochs * len(data) // config.batch_size)
+
+    style = load_image(config.style_image)
+    style = resize(style, *fit_size(*style.shape[:2], max_size=config.style_size or config.image_size))
+    vgg = VGGFeatures(config.loss_model, pooling="max", dtype=dtype)
+    loss_fn = style_lib.PerceptualLoss(
+        vgg, style, content_layers=config.content_layers, style_layers=config.style_layers,
+        content_weight=config.content_weight, style_weight=config.style_weight, tv_weight=config.tv_weight,
+        style_layer_weights=config.style_layer_weights)
+    with strategy.scope():
+        net = style_net.TransformerNet(seed=config.seed, compute_dtype=dtype)
+        optimizer = (tf.keras.optimizers.Adam(config.learning_rate) if config.optimizer == "adam"
+                     else tf.keras.optimizers.SGD(config.learning_rate))
+        optimizer.build(net.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    next_index = tf.Variable(0, dtype=tf.int64, trainable=False, name="next_index")
+    checkpoint = tf.train.Checkpoint(net=net, optimizer=optimizer, step=step, next_index=next_index)
+    manager = tf.train.CheckpointManager(checkpoint, config.run_dir / "checkpoints", max_to_keep=2)
+    if save and manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f"resuming from step {int(step)} ({manager.latest_checkpoint})", flush=True)
+    if save:
+        write_atomic(config.run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=1))
+
+    grad_scale = 1.0 / strategy.num_replicas_in_sync
+
+    @tf.function
+    def distributed_step(images):
+        per_replica = strategy.run(lambda x: style_lib.train_step(net, loss_fn, optimizer, x, grad_scale),
+                                   args=(images,))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
+
+    writer = tf.summary.create_file_writer(str(config.run_dir / "logs")) if save else tf.summary.create_noop_writer()
+    test = None
+    if config.test_image:
+        test = load_image(config.test_image)
+        test = tf.constant(resize(test, *fit_size(*test.shape[:2], max_size=config.image_size * 2))[None])
+
+    progress = _Progress(int(step), total, config.log_every)
+    iterator = iter(data.dataset(int(next_index)))
+    losses, start, t0 = {}, int(step), time.perf_counter()
+    try:
+        while int(step) < total:
+            try:
+                images, after = next(iterator)
+            except tf.errors.OpError as e:
+                if len(data.skipped) == len(data):
+                    raise NstError(f"none of the {len(data)} content images could be read") from None
+                raise NstError(f"reading the content images failed: {e.message.splitlines()[0]}") from None
+            out = distributed_step(_split(strategy, images))
+            step.assign_add(1)
+            next_index.assign(after)
+            s = int(step)
+            losses = {k: float(v) for k, v in out.items()}
+            if not np.isfinite(losses["total"]):
+                raise NstError(f"the loss became {losses['total']} at step {s}; lower learning_rate or the weights")
+            progress.update(s, losses)
+            with writer.as_default(step=s):
+                if s % config.log_every == 0 or s == total:
+                    for k, v in losses.items():
+                        tf.summary.scalar(f"loss/{k}", v)
+                    tf.summary.scalar("steps_per_second", (s - start) / (time.perf_counter() - t0))
+                if test is not None and (s % config.image_every == 0 or s == total):
+                    tf.summary.image("stylized_test_image", net(test) / 255.0)
+            if save and (s % config.checkpoint_every == 0 or s == total):
+                manager.save(checkpoint_number=s)
+    except KeyboardInterrupt:
+        if save and int(step) > start:
+            manager.save(checkpoint_number=int(step))
+            print(f"\ninterrupted: checkpoint at step {int(step)}; run the same command to resume", file=sys.stderr)
+        raise
+    finally:
+        progress.close()
+        writer.flush()
+    if data.skipped:
+        print(f"skipped {len(data.skipped)} unreadable image(s) of {len(data)}", file=sys.stderr)
+    meta = {"style_image": str(config.style_image), "naming": config.naming, "steps": int(step),
+            "config": dataclasses.asdict(config), "mixed_precision": mixed_precision,
+            "devices": strategy.num_replicas_in_sync}
+    model = save_model(net, config.model_file, meta) if save else None
+    return {"step": int(step), "losses": losses, "model": model, "skipped": len(data.skipped),
+            "seconds": time.perf_counter() - t0, "net": net}

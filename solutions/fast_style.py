@@ -1,0 +1,113 @@
+"""Part 2, step 2: the perceptual loss and one training step (Johnson et al. 2016).
+
+A fixed, pretrained VGG (the *loss network*) judges the transformation network's output y
+for a batch of photos x:
+
+    content   L_c = sum_j mean((phi_j(y) - phi_j(x))^2)              j in content layers
+    style     L_s = sum_j w_j mean((G(phi_j(y)) - G(phi_j(s)))^2)    j in style layers, s the style image
+    TV        L_tv = mean((y[:, :, 1:] - y[:, :, :-1])^2) + mean((y[:, 1:] - y[:, :-1])^2)
+    total     L = content_weight L_c + style_weight L_s + tv_weight L_tv
+
+with G(F) = F^T F / (H W C) the Gram matrix of part 1, batched: F (B, H, W, C) is reshaped
+to (B, H W, C) and G is (B, C, C). The means run over every element, batch included, which
+keeps the weights meaningful for any image and batch size. VGG takes RGB 0..255 minus
+``nst.weights.MEAN_RGB``. The training step is plain gradient descent on the network's
+weights (Adam) for this loss; the style targets are computed once.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from nst.weights import MEAN_RGB
+
+VGG16_CONTENT_LAYERS = ("conv3_3",)
+VGG16_STYLE_LAYERS = ("conv1_2", "conv2_2", "conv3_3", "conv4_3")
+VGG19_CONTENT_LAYERS = ("conv4_2",)
+VGG19_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """G = F^T F / (H W C) for each image: (B, H, W, C) -> (B, C, C), F reshaped to (B, H W, C)."""
+    # BEGIN PROMPT
+    # The shape may be unknown while tracing: read it with tf.shape(features), and divide
+    # in float32.
+    # END PROMPT
+    # BEGIN SOLUTION: TODO 6: the batched Gram matrix
+    shape = tf.shape(features)
+    b, h, w, c = shape[0], shape[1], shape[2], shape[3]
+    f = tf.reshape(features, (b, h * w, c))
+    return tf.matmul(f, f, transpose_a=True) / tf.cast(h * w * c, features.dtype)
+    # END SOLUTION
+
+
+class PerceptualLoss:
+    """``loss(content, stylized)`` -> {"content", "style", "tv", "total"}, scalars (float32).
+
+    ``vgg`` is an ``nst.vgg.VGGFeatures``; ``style_image`` is (H, W, 3) RGB 0..255. Images passed
+    to the loss are (B, H, W, 3) RGB 0..255: the photos and the network's output.
+    """
+
+    def __init__(self, vgg, style_image: np.ndarray, *, content_layers: Sequence[str] = VGG16_CONTENT_LAYERS,
+                 style_layers: Sequence[str] = VGG16_STYLE_LAYERS, content_weight: float = 1.0,
+                 style_weight: float = 0.01, tv_weight: float = 1e-4,
+                 style_layer_weights: Sequence[float] | None = None):
+        self.vgg = vgg
+        self.content_layers, self.style_layers = list(content_layers), list(style_layers)
+        self.layers = list(dict.fromkeys(self.content_layers + self.style_layers))
+        self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
+        weights = style_layer_weights or [1.0] * len(self.style_layers)
+        self.style_layer_weights = dict(zip(self.style_layers, (float(w) for w in weights)))
+        # The style targets, computed once: {layer: (1, C, C)}.
+        style = self.features(tf.constant(np.asarray(style_image, np.float32)[None]))
+        self.style_grams = {layer: gram_matrix(style[layer]) for layer in self.style_layers}
+
+    def features(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """VGG activations (float32) of RGB 0..255 images at every layer the loss uses."""
+        return self.vgg.features(images - MEAN_RGB, self.layers)
+
+    def __call__(self, content: tf.Tensor, stylized: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The formulas of the module docstring. The content targets phi_j(content) are constants:
+        no gradient flows into them. Returns the three losses, unweighted, and the weighted total.
+        """
+        # BEGIN PROMPT
+        # One VGG pass for the photos, one for the stylized images; tf.stop_gradient for the targets.
+        # The style Gram matrices of the style image are in self.style_grams (batch 1: they broadcast).
+        # END PROMPT
+        # BEGIN SOLUTION: TODO 7: the perceptual loss
+        target = {k: tf.stop_gradient(v) for k, v in self.features(content).items()}
+        generated = self.features(stylized)
+        content_loss = tf.add_n([tf.reduce_mean(tf.square(generated[l] - target[l])) for l in self.content_layers])
+        style_loss = tf.add_n([self.style_layer_weights[l]
+                               * tf.reduce_mean(tf.square(gram_matrix(generated[l]) - self.style_grams[l]))
+                               for l in self.style_layers])
+        dx = stylized[:, :, 1:, :] - stylized[:, :, :-1, :]
+        dy = stylized[:, 1:, :, :] - stylized[:, :-1, :, :]
+        tv_loss = tf.reduce_mean(tf.square(dx)) + tf.reduce_mean(tf.square(dy))
+        total = self.content_weight * content_loss + self.style_weight * style_loss + self.tv_weight * tv_loss
+        return {"content": content_loss, "style": style_loss, "tv": tv_loss, "total": total}
+        # END SOLUTION
+
+
+def train_step(net, loss_fn, optimizer, images: tf.Tensor, grad_scale: float = 1.0) -> dict[str, tf.Tensor]:
+    """One update of the network's weights on a batch of photos (B, H, W, 3), RGB 0..255.
+
+    Stylize the photos with ``net``, compute ``losses = loss_fn(images, stylized)``, take the
+    gradient of ``grad_scale * losses["total"]`` with respect to ``net.trainable_variables``
+    and apply it with ``optimizer``. Return the losses (unscaled).
+
+    ``grad_scale`` is 1 on one device; under ``tf.distribute.MirroredStrategy`` it is
+    1 / (number of replicas), because the optimizer sums the replicas' gradients.
+    """
+    # BEGIN SOLUTION: TODO 8: one training step
+    with tf.GradientTape() as tape:
+        stylized = net(images)
+        losses = loss_fn(images, stylized)
+        scaled = grad_scale * losses["total"]
+    variables = net.trainable_variables
+    grads = tape.gradient(scaled, variables)
+    optimizer.apply_gradients(zip(grads, variables))
+    return losses
+    # END SOLUTION
