@@ -14,15 +14,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-def pytest_addoption(parser):
-    parser.addoption("--impl", choices=["assignment", "solutions"],
-                     default=os.environ.get("NST_IMPL", "assignment"),
-                     help="student code to test: the stubs a student fills (default) or the reference")
-
-
 @pytest.fixture(scope="session")
 def impl(request) -> str:
-    return request.config.getoption("--impl")
+    """``--impl`` (registered in the root conftest.py), else $NST_IMPL, else assignment."""
+    return request.config.getoption("--impl", default=None) or os.environ.get("NST_IMPL", "assignment")
 
 
 @pytest.fixture(scope="session")

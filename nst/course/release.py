@@ -241,7 +241,7 @@ def student_release(root: Path, out_dir: Path) -> Release:
     """``<out_dir>/nst-student.zip`` under a top folder ``nst-student/``; see the module docstring."""
     root = root.resolve()
     missing = _check_tree(root)
-    tops = ["pyproject.toml", "README.md", "LICENSE", "nst", "benchmarks", "conf", "assignment", "styles", "content",
+    tops = ["pyproject.toml", "conftest.py", "README.md", "LICENSE", "nst", "benchmarks", "conf", "assignment", "styles", "content",
             "notebooks", "outputs/README.md", *graded_tests(root)]  # not docs/: the instructors' pages
     files = _collect(root, tops)
     leaks = find_leaks(root, files, root / "solutions")
@@ -265,7 +265,7 @@ def gradescope_release(root: Path, out_dir: Path, part: int | None = None) -> Re
     missing = [m for m in _check_tree(root) if m != "notebooks"]
     if part is not None and part not in {module_part(p) for p in stubs.solution_files(root / "solutions")}:
         raise NstError(f"--part {part}: no module of solutions/ belongs to part {part} (its docstring says 'Part N')")
-    tops = ["pyproject.toml", "README.md", "LICENSE", "nst", "benchmarks", "conf", "assignment", "styles", "content",
+    tops = ["pyproject.toml", "conftest.py", "README.md", "LICENSE", "nst", "benchmarks", "conf", "assignment", "styles", "content",
             *graded_tests(root)]
     files = _collect(root, tops)
     if (root / "tests/hidden").is_dir():
