@@ -21,3 +21,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def shared_images() -> Path:
     """``../shared/images`` beside the checkout, or ``$NST_SHARED_IMAGES``."""
     return Path(os.environ.get("NST_SHARED_IMAGES") or REPO.parent / "shared" / "images")
+
+# solutions/ is not installed; it lives in the checkout beside this package.
+import sys as _sys
+from pathlib import Path as _Path
+
+if str(_Path(__file__).resolve().parents[1]) not in _sys.path:
+    _sys.path.append(str(_Path(__file__).resolve().parents[1]))

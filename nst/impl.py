@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+from pathlib import Path
 from types import ModuleType
 
 from nst.errors import NstError
@@ -19,4 +21,14 @@ def load(module: str, impl: str | None = None) -> ModuleType:
     impl = impl or default_impl()
     if impl not in IMPLS:
         raise NstError(f"--impl must be one of {', '.join(IMPLS)}, got {impl!r}")
-    return importlib.import_module(f"{impl}.{module}")
+    # assignment/ and solutions/ are not installed: they live in the checkout beside nst/
+    # (so a student release without solutions/ cannot import it from site-packages).
+    checkout = str(Path(__file__).resolve().parents[1])
+    if (Path(checkout) / impl).is_dir() and checkout not in sys.path:
+        sys.path.append(checkout)
+    try:
+        return importlib.import_module(f"{impl}.{module}")
+    except ModuleNotFoundError as e:
+        if e.name in (impl, f"{impl}.{module}"):
+            raise NstError(f"no {impl}/{module}.py here (looked beside {checkout})") from None
+        raise
