@@ -99,7 +99,7 @@ def test_transformer_net_range_and_gradients(tn):
 
 
 @pytest.mark.graded(points=10, part=2)
-def test_gram_matrix(fs):
+def test_batched_gram_matrix(fs):
     G = fs.gram_matrix(tf.constant(REF["gram_in"])).numpy()
     assert G.shape == (2, 7, 7), "(B, H, W, C) -> (B, C, C)"
     np.testing.assert_allclose(G, np.transpose(G, (0, 2, 1)), atol=1e-6, err_msg="a Gram matrix is symmetric")
