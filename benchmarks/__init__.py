@@ -8,9 +8,12 @@ ratios between paths measured this way are stable even when absolute times are n
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # solutions/ is not installed: it lives in the checkout beside this package
+    sys.path.append(str(REPO))
 
 # This TensorFlow build leaves oneDNN off by default; its CPU kernels (above all the
 # convolution's input gradient) are several times faster. Must be set before TF is imported.
@@ -22,9 +25,3 @@ def shared_images() -> Path:
     """``../shared/images`` beside the checkout, or ``$NST_SHARED_IMAGES``."""
     return Path(os.environ.get("NST_SHARED_IMAGES") or REPO.parent / "shared" / "images")
 
-# solutions/ is not installed; it lives in the checkout beside this package.
-import sys as _sys
-from pathlib import Path as _Path
-
-if str(_Path(__file__).resolve().parents[1]) not in _sys.path:
-    _sys.path.append(str(_Path(__file__).resolve().parents[1]))

@@ -202,7 +202,7 @@ def side_by_side(names: list[str], size: int, rounds: int, steps: int, seed: int
         per_iter: dict[str, list[float]] = {n: [] for n in names}
         ceilings, evaluations, rss = [], {n: 0 for n in names}, {}
         for r in range(rounds):
-            ceilings.append(ceiling.conv_rate("float32", repeats=2) / 1e9)
+            ceilings.append(ceiling.best_conv_rate("float32", repeats=2)[0] / 1e9)
             for name, worker in workers.items():
                 out = worker.run(steps)
                 per_iter[name].append(out["seconds"] / max(out["iterations"], 1))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from nst.images import write_atomic
 
 # name -> (skimage.data function, what it shows, origin, licence as scikit-image states it)
 SAMPLES: dict[str, tuple[str, str, str, str]] = {
@@ -35,21 +35,6 @@ SAMPLES: dict[str, tuple[str, str, str, str]] = {
                           "HubbleSite, http://hubblesite.org/newscenter/archive/releases/2012/37/image/a/",
                           "The image was captured by NASA and may be freely used in the public domain."),
 }
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def encode(rgb, *, max_side: int = 512, quality: int = 90) -> tuple[bytes, tuple[int, int]]:
@@ -90,10 +75,10 @@ def export_content(dest: Path, *, max_side: int = 512, quality: int = 90,
         rgb = getattr(skimage.data, func)()
         data, sizes[name] = encode(rgb, max_side=max_side, quality=quality)
         path = dest / f"{name}.jpg"
-        _write_atomic(path, data)
+        write_atomic(path, data)
         log(f"{path}  {sizes[name][0]}x{sizes[name][1]}  {len(data) / 1024:.0f} KB")
         written.append(path)
-    _write_atomic(dest / "LICENSES.md", licenses_markdown(sizes).encode())
+    write_atomic(dest / "LICENSES.md", licenses_markdown(sizes).encode())
     return written
 
 

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 from scipy.spatial import cKDTree
+
+from nst.images import write_atomic
 
 QUALITY = 90
 
@@ -327,21 +327,6 @@ PAINTERS = {"stained_glass": stained_glass, "swirls": swirls, "composition": com
 
 
 # ----------------------------------------------------------------------------- output
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def make_styles(dest: Path, *, seed: int = 0, size: int = 512, names: list[str] | None = None,
                 log=print) -> list[Path]:
     """Paint ``dest/<name>.jpg`` for each painter (all by default); painter k uses seed ``seed*1000+k``."""
@@ -353,7 +338,7 @@ def make_styles(dest: Path, *, seed: int = 0, size: int = 512, names: list[str] 
         buf = io.BytesIO()
         image.save(buf, format="JPEG", quality=QUALITY, optimize=True)
         path = dest / f"{name}.jpg"
-        _write_atomic(path, buf.getvalue())
+        write_atomic(path, buf.getvalue())
         log(f"{path}  {image.width}x{image.height}  {buf.tell() / 1024:.0f} KB")
         written.append(path)
     return written

@@ -7,7 +7,6 @@ training settings.
 """
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from types import ModuleType
@@ -15,7 +14,7 @@ from types import ModuleType
 import numpy as np
 
 from nst.errors import NstError
-from nst.images import write_atomic
+from nst.files import read_npz, write_npz
 
 from .config import ModelConfig
 from .networks import ArbitraryStyleModel
@@ -25,24 +24,8 @@ def _key(variable) -> str:
     return variable.path.split("/", 1)[1]
 
 
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_atomic(path, buf.getvalue())
-
-
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    path = Path(path)
-    if not path.is_file():
-        raise NstError(f"{path}: no such model file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as e:
-        raise NstError(f"{path}: not an arbitrary-style model ({e})") from None
-    if "__config__" not in arrays:
-        raise NstError(f"{path}: not an arbitrary-style model (no __config__)")
-    return arrays
+    return read_npz(path, "an arbitrary-style model", "__config__")
 
 
 def _assign(model: ArbitraryStyleModel, arrays: dict[str, np.ndarray], path: Path) -> None:
@@ -62,7 +45,7 @@ def save_checkpoint(path: Path, model: ArbitraryStyleModel, optimizer, step: int
     arrays["__step__"] = np.array(step, np.int64)
     meta = {"model": model.config.to_dict(), "train": train_config}
     arrays["__config__"] = np.array(json.dumps(meta))
-    _write_npz(path, arrays)
+    write_npz(path, arrays)
 
 
 def restore_checkpoint(path: Path, model: ArbitraryStyleModel, optimizer) -> int:
@@ -85,7 +68,7 @@ def export_model(path: Path, model: ArbitraryStyleModel, dtype: str = "float16",
     """Weights only, stored as ``dtype`` (float16 halves the size; inference casts back)."""
     arrays = {_key(v): np.asarray(v.numpy()).astype(dtype) for v in model.weights}
     arrays["__config__"] = np.array(json.dumps({"model": model.config.to_dict(), "notes": notes or {}}))
-    _write_npz(Path(path), arrays)
+    write_npz(Path(path), arrays)
     return Path(path)
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import yaml
-
 from nst.errors import NstError
+from nst.files import read_yaml_mapping
 
 PREDICTORS = ("vgg19", "inception_v3")
 
@@ -83,15 +82,7 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     """Settings from a YAML file (keys as in :class:`TrainConfig`, ``model:`` a sub-mapping), then overrides."""
     data: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise NstError(f"{path}: no such config file")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise NstError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise NstError(f"{path}: expected a mapping of settings")
+        data = read_yaml_mapping(path)
     model = dict(data.pop("model", None) or {})
     model.update(overrides.pop("model", None) or {})
     data.update({k: v for k, v in overrides.items() if v is not None})

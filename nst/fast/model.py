@@ -6,16 +6,14 @@ stored as float16 to halve the file (the shipped demo model); they load as float
 """
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from nst.errors import NstError
-from nst.images import write_atomic
+from nst.files import read_npz, write_npz
 from nst.impl import load as load_impl
 
 META_KEY = "__meta__"
@@ -31,23 +29,12 @@ def save_model(net: tf.Module, path: str | Path, meta: dict | None = None, dtype
     """Write the network's weights (as ``dtype``) and ``meta`` to ``path`` (.npz), atomically."""
     arrays = {name: v.numpy().astype(dtype) for name, v in named_variables(net).items()}
     arrays[META_KEY] = np.array(json.dumps(meta or {}, sort_keys=True))
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    return write_atomic(Path(path), buf.getvalue())
+    return write_npz(path, arrays, compressed=True)
 
 
 def read_model(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """(weights, meta) from a model file, with one-line errors for a missing or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise NstError(f"{path}: no such model file (train one with `nst fast train`)")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise NstError(f"{path}: not a model file ({e})") from None
-    if META_KEY not in arrays:
-        raise NstError(f"{path}: not a fast style model (no {META_KEY} entry)")
+    arrays = read_npz(path, "a fast style model", META_KEY, hint=" (train one with `nst fast train`)")
     meta = json.loads(str(arrays.pop(META_KEY)))
     return arrays, meta
 

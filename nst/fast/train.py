@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-import yaml
 
 from nst.errors import NstError
 from nst.fast.data import ContentImages
 from nst.fast.model import save_model
+from nst.files import read_yaml_mapping
 from nst.images import fit_size, load_image, resize, write_atomic
 from nst.impl import load as load_impl
 from nst.runtime import set_seed
@@ -91,14 +91,7 @@ class TrainConfig:
 def load_config(path: str | Path, **overrides) -> TrainConfig:
     """Read a YAML config; keyword overrides (not None) win. Unknown keys are an error."""
     path = Path(path)
-    if not path.is_file():
-        raise NstError(f"{path}: no such config file")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise NstError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise NstError(f"{path}: expected a mapping of keys to values")
+    data = read_yaml_mapping(path)
     data.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(data) - known)
