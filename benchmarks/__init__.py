@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # solutions/ is not installed: it lives in the checkout beside this package
     sys.path.append(str(REPO))
 
-# This TensorFlow build leaves oneDNN off by default; its CPU kernels (above all the
-# convolution's input gradient) are several times faster. Must be set before TF is imported.
+# oneDNN is TensorFlow's default on x86 Linux (and so what nst runs); set it explicitly so the
+# ceiling convolution in this process and the workers agree. Must be set before TF is imported.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

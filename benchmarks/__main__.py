@@ -21,11 +21,11 @@ from benchmarks import REPO
 
 # What each size times by default (a 2-core machine: the list shrinks as the steps grow).
 VARIANTS_BY_SIZE = [
-    (256, ["baseline eager (TF defaults)", "project adam", "project adam + oneDNN", "project adam XLA",
+    (256, ["baseline eager (TF defaults)", "project adam", "project adam, oneDNN off", "project adam XLA",
            "project lbfgs"]),
-    (512, ["baseline eager (TF defaults)", "project adam", "project adam + oneDNN", "project adam XLA",
+    (512, ["baseline eager (TF defaults)", "project adam", "project adam, oneDNN off", "project adam XLA",
            "project lbfgs"]),
-    (None, ["baseline eager (TF defaults)", "project adam"]),
+    (None, ["baseline eager (TF defaults)", "project adam", "project adam XLA"]),
 ]
 
 
@@ -65,6 +65,7 @@ def log(msg: str) -> None:
 
 def gatys_rows(args) -> list[dict]:
     from benchmarks import ceiling, gatys
+    from nst.runtime import cpu_has_bf16
 
     rows = [{"section": "ceiling", "variant": f"3x3 conv {'x'.join(map(str, shape[1:]))} {dtype}",
              "gflops": rate, "note": "best of VGG's conv shapes"} for dtype, (rate, shape) in ceiling.measure().items()]
@@ -72,6 +73,8 @@ def gatys_rows(args) -> list[dict]:
         names = list(variants_for(size))
         if args.quick:
             names = ["baseline eager (TF defaults)", "project adam", "project lbfgs"]
+        if not args.quick and size <= 512 and cpu_has_bf16():  # emulated, 10x slower, without AVX512_BF16
+            names.append("project adam bfloat16")
         if args.explore and size <= 512:
             names += [n for n in gatys.VARIANTS if n not in names]
         rounds = args.rounds or (1 if args.quick else 3 if size <= 256 else 2 if size <= 512 else 1)
@@ -80,10 +83,11 @@ def gatys_rows(args) -> list[dict]:
     log("time to a fixed loss")
     rows += gatys.time_to_loss(args.loss_size, args.loss_iterations, args.loss_fraction, seed=args.seed, log=log)
     for size in args.memory_sizes:
-        log(f"peak memory at {size}x{size}")
-        variant = dataclasses.replace(gatys.VARIANTS["project adam"], square=True, seed=args.seed)
-        rows.append(gatys.peak_memory(variant, size, steps=1))
-    rows += memory_fit([r for r in rows if r["section"] == "memory"])
+        for name in ("project adam", "project adam XLA"):
+            log(f"peak memory at {size}x{size}: {name}")
+            variant = dataclasses.replace(gatys.VARIANTS[name], square=True, seed=args.seed)
+            rows.append(gatys.peak_memory(variant, size, steps=1))
+    rows += memory_fit([r for r in rows if r["section"] == "memory" and r["variant"] == "project adam"])
     return rows
 
 
@@ -112,12 +116,12 @@ def plugin_rows(name: str, sizes: list[int]) -> list[dict]:
 
 
 def _fmt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    return format("-", ">" + spec.split(".")[0]) if value is None else format(value, spec)
 
 
 def table(rows: list[dict]) -> str:
     """One fixed-width table: section, configuration, size, then the measured columns."""
-    head = (f"{'section':<12} {'configuration':<30} {'size':>9} {'s/iter':>7} {'x base':>6} "
+    head = (f"{'section':<12} {'configuration':<34} {'size':>9} {'s/iter':>7} {'x base':>6} "
             f"{'GFLOP/s':>7} {'ceil%':>5} {'RSS MB':>7}  note")
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -134,8 +138,12 @@ def table(rows: list[dict]) -> str:
             note = "extrapolated (linear in pixels)"
         elif "ms_per_image" in r:
             note = f"{r['ms_per_image']:.1f} ms/image"
+            if r.get("batch", 1) > 1:
+                note = f"{r['ms']:.0f} ms/step of {r['batch']} images, " + note
+        elif r.get("warmup_s") is not None:
+            note = f"build + first step {r['warmup_s']:.1f} s"
         ceil = r.get("fraction_of_ceiling")
-        lines.append(f"{r['section']:<12} {r['variant']:<30.30} {size:>9} {_fmt(r.get('s_per_iter'), '7.3f')} "
+        lines.append(f"{r['section']:<12} {r.get('variant', '?'):<34.34} {size:>9} {_fmt(r.get('s_per_iter'), '7.3f')} "
                      f"{_fmt(r.get('speedup_vs_baseline'), '6.2f')} {_fmt(r.get('gflops'), '7.1f')} "
                      f"{_fmt(None if ceil is None else 100 * ceil, '5.0f')} {_fmt(r.get('peak_rss_mb'), '7.0f')}  {note}")
     return "\n".join(lines)
@@ -158,8 +166,8 @@ def run(args) -> int:
         if args.only in (None, name):
             write_atomic(args.json, json.dumps({"meta": meta, "rows": rows, "partial": True}, indent=2))
             rows += plugin_rows(name, args.sizes)
+    write_atomic(args.json, json.dumps({"meta": meta, "rows": rows}, indent=2))  # before the table can fail
     print(table(rows))
-    write_atomic(args.json, json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {args.json}")
     return 0
 

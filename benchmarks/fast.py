@@ -54,8 +54,9 @@ def run(sizes=(256, 512, 1024), precisions=("float32", "bfloat16"), reps: int = 
         for size in sizes:
             x = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32))
             seconds = _time(lambda: forward(x).numpy(), reps)
-            rows.append({"what": "inference", "size": size, "batch": 1, "precision": precision,
-                         "ms": 1000 * seconds, "peak_rss_mb": _peak_rss_mb()})
+            rows.append({"what": "inference", "variant": f"inference {precision}", "size": size, "width": size,
+                         "height": size, "batch": 1, "precision": precision, "ms": 1000 * seconds,
+                         "ms_per_image": 1000 * seconds, "peak_rss_mb": _peak_rss_mb()})
             if progress:
                 print(table(rows[-1:]).splitlines()[1], file=sys.stderr, flush=True)
     if train_reps:
@@ -67,8 +68,10 @@ def run(sizes=(256, 512, 1024), precisions=("float32", "bfloat16"), reps: int = 
         x = tf.constant(np.random.default_rng(2).uniform(0, 255, (train_batch, train_size, train_size, 3))
                         .astype(np.float32))
         seconds = _time(lambda: step(x)["total"].numpy(), train_reps)
-        rows.append({"what": "train step", "size": train_size, "batch": train_batch, "precision": "float32",
-                     "ms": 1000 * seconds, "peak_rss_mb": _peak_rss_mb()})
+        rows.append({"what": "train step", "variant": f"train step float32, batch {train_batch}", "size": train_size,
+                     "width": train_size, "height": train_size, "batch": train_batch, "precision": "float32",
+                     "ms": 1000 * seconds, "ms_per_image": 1000 * seconds / train_batch,
+                     "peak_rss_mb": _peak_rss_mb()})
     return rows
 
 

@@ -35,21 +35,22 @@ class Variant:
     path: str = "project"        # project | baseline
     optimizer: str = "adam"      # adam | lbfgs (project only)
     precision: str = "float32"
-    jit: bool = False            # XLA-compile the Adam step
-    onednn: bool = False         # TF_ENABLE_ONEDNN_OPTS=1 (this TF build's default, and nst's, is off)
+    jit: bool = False            # XLA-compile each step (Config.xla, nst stylize --xla)
+    onednn: bool = True          # TF_ENABLE_ONEDNN_OPTS: on is TensorFlow's default on x86 Linux, and what nst runs
     square: bool = False         # resize the content to size x size instead of keeping its aspect
     seed: int = 0                # initial noise and TF seeds
 
 
 VARIANTS = {v.name: v for v in (
     Variant("baseline eager (TF defaults)", path="baseline"),
-    Variant("baseline eager + oneDNN", path="baseline", onednn=True),
+    Variant("baseline eager, oneDNN off", path="baseline", onednn=False),
     Variant("project adam"),
-    Variant("project adam + oneDNN", onednn=True),
+    Variant("project adam, oneDNN off", onednn=False),
     Variant("project adam XLA", jit=True),
     Variant("project adam bfloat16", precision="bfloat16"),
     Variant("project adam bfloat16 XLA", precision="bfloat16", jit=True),
     Variant("project lbfgs", optimizer="lbfgs"),
+    Variant("project lbfgs XLA", optimizer="lbfgs", jit=True),
 )}
 BASELINE = "baseline eager (TF defaults)"
 
@@ -89,18 +90,14 @@ class Runner:
 
             self.model = EagerGatys(content, style, initial_image(content, [style], Config(seed=variant.seed)))
         else:
-            import tensorflow as tf
-
             from nst.gatys import Config
             from solutions.style_transfer import StyleTransfer
 
             config = Config(max_size=size, optimizer=variant.optimizer, precision=variant.precision,
-                            seed=variant.seed, print_iterations=10 ** 9)
+                            xla=variant.jit, seed=variant.seed, print_iterations=10 ** 9)
             self.model = StyleTransfer(content, [style], config)
             self.model.build()
             self.opt_start = [v.numpy() for v in self.model.opt.variables]  # learning rate, zero moments
-            if variant.jit:
-                self.model.train_step = tf.function(self.model.train_step.python_function, jit_compile=True)
 
     def reset(self) -> None:
         """Back to the initial image with a fresh optimiser (project only): a warm, untouched start."""
@@ -200,9 +197,12 @@ def side_by_side(names: list[str], size: int, rounds: int, steps: int, seed: int
             log(f"  {size} px: starting {name}")
             workers[name] = Worker(dataclasses.replace(VARIANTS[name], seed=seed), size)
         per_iter: dict[str, list[float]] = {n: [] for n in names}
-        ceilings, evaluations, rss = [], {n: 0 for n in names}, {}
+        dtypes = {VARIANTS[n].precision for n in names}
+        ceilings: dict[str, list[float]] = {d: [] for d in dtypes}  # a bfloat16 path is judged by the bfloat16 ceiling
+        evaluations, rss = {n: 0 for n in names}, {}
         for r in range(rounds):
-            ceilings.append(ceiling.best_conv_rate("float32", repeats=2)[0] / 1e9)
+            for dtype in dtypes:
+                ceilings[dtype].append(ceiling.best_conv_rate(dtype, repeats=2)[0] / 1e9)
             for name, worker in workers.items():
                 out = worker.run(steps)
                 per_iter[name].append(out["seconds"] / max(out["iterations"], 1))
@@ -212,13 +212,15 @@ def side_by_side(names: list[str], size: int, rounds: int, steps: int, seed: int
         rows = []
         for name, worker in workers.items():
             h, w = worker.info["height"], worker.info["width"]
+            dtype = worker.variant.precision
             flops = ceiling.vgg_flops(h, w)["step"]
             rates = [flops / t / 1e9 for t in per_iter[name]]
             row = {"section": "gatys", "variant": name, "size": size, "height": h, "width": w,
                    "s_per_iter": float(np.median(per_iter[name])), "rounds_s_per_iter": per_iter[name],
                    "gflop_per_iter": flops / 1e9, "gflops": float(np.median(rates)),
-                   "fraction_of_ceiling": float(np.median([a / c for a, c in zip(rates, ceilings)])),
-                   "warmup_s": worker.info["warmup_s"], "ceiling_gflops": float(np.median(ceilings)),
+                   "fraction_of_ceiling": float(np.median([a / c for a, c in zip(rates, ceilings[dtype])])),
+                   "warmup_s": worker.info["warmup_s"], "ceiling_gflops": float(np.median(ceilings[dtype])),
+                   "ceiling_dtype": dtype,
                    "peak_rss_mb": rss[name]}
             if BASELINE in per_iter:
                 row["speedup_vs_baseline"] = float(np.median(
@@ -241,7 +243,7 @@ def peak_memory(variant: Variant, size: int, steps: int = 2) -> dict:
         worker.close()
     return {"section": "memory", "variant": variant.name, "size": size, "height": worker.info["height"],
             "width": worker.info["width"], "peak_rss_mb": out["peak_rss_mb"],
-            "s_per_iter": out["seconds"] / max(out["iterations"], 1)}
+            "s_per_iter": out["seconds"] / max(out["iterations"], 1), "warmup_s": worker.info["warmup_s"]}
 
 
 def time_to_loss(size: int, iterations: int, fraction: float, seed: int = 0, log=print) -> list[dict]:

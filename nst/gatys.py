@@ -7,6 +7,7 @@ styles, and the multi-scale schedule. The optimisation loop is in :mod:`nst.opti
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import json
 import warnings
@@ -49,6 +50,7 @@ class Config:
     normalization: str = "cs20si"          # cs20si (the handout's formulas) or neural-style
     network: str = "vgg19"
     precision: str = "float32"
+    xla: bool = False                      # XLA-compile each step (jit_compile): faster on CPU, slower first step
     scales: tuple[int, ...] | None = None  # multi-scale: optimise at each longest side in turn
     seed: int = 0
     print_iterations: int = 10
@@ -66,7 +68,7 @@ class Config:
         """Hash of the settings that change the result (not logging), plus the input files' bytes."""
         result_fields = {k: v for k, v in dataclasses.asdict(self).items()
                          if k not in ("print_iterations", "checkpoint_iterations", "image_iterations",
-                                      "checkpoint_output", "logdir", "run_dir")}
+                                      "checkpoint_output", "logdir", "run_dir", "xla")}
         h = hashlib.sha256(json.dumps(result_fields, sort_keys=True).encode())
         for path in inputs:
             h.update(Path(path).read_bytes() if Path(path).is_file() else path.encode())
@@ -235,6 +237,8 @@ def stylize(content_path: str, style_paths: list[str], config: Config, impl: str
             st = module.StyleTransfer(content, styles, stage)
         st.build()
         result = st.train(stage.iterations)
+        del st  # free this scale's graph and buffers before the next, larger scale builds its own
+        gc.collect()
         if i + 1 < len(sizes):
             print(f"scale {size}: done, next {sizes[i + 1]}", flush=True)
     return result

@@ -147,11 +147,20 @@ def _after_step(st, step: int, n_iters: int, losses: dict[str, float], progress:
         save_checkpoint(st, step)
 
 
+def _xla_step(st):
+    """``st.train_step`` compiled whole by XLA (the student's ``@tf.function`` re-wrapped, traced once)."""
+    if getattr(st, "_xla_train_step", None) is None:
+        fn = getattr(st.train_step, "python_function", st.train_step)
+        st._xla_train_step = tf.function(fn, jit_compile=True)
+    return st._xla_train_step
+
+
 def _adam(st, n_iters: int, step: int, on_step=None) -> None:
     progress = Progress(n_iters, step, st.config.print_iterations)
+    train_step = _xla_step(st) if st.config.xla else st.train_step
     try:
         while step < n_iters:
-            losses = {k: float(v) for k, v in st.train_step().items()}
+            losses = {k: float(v) for k, v in train_step().items()}
             step += 1
             _after_step(st, step, n_iters, losses, progress, on_step)
     finally:
@@ -163,7 +172,7 @@ def _loss_and_grad(st):
     if getattr(st, "_loss_and_grad", None) is None:
         var = st.input_img
 
-        @tf.function
+        @tf.function(jit_compile=st.config.xla)
         def loss_and_grad(x):
             var.assign(tf.reshape(tf.cast(x, tf.float32), var.shape))
             with tf.GradientTape() as tape:

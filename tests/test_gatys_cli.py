@@ -50,6 +50,7 @@ def test_outputs_settings_and_tensorboard(pair, tmp_path, capsys):
     assert Image.open(tmp_path / "out.jpg").size[0] == 48
     settings = json.loads((tmp_path / "r" / "settings.json").read_text())
     assert settings["tv_weight"] == 0.01 and settings["iterations"] == 6 and settings["seed"] == 3
+    assert settings["xla"] is False  # XLA is opt-in
     scalars = read_scalars(tmp_path / "r" / "logs")
     assert set(scalars) >= {"loss/content", "loss/style", "loss/tv", "loss/total"}
     steps = [s for s, _ in scalars["loss/total"]]
@@ -105,3 +106,11 @@ def test_unknown_choice_is_an_argparse_error(capsys):
         main(["stylize", "--network", "vgg11"])
     assert e.value.code == 2
     assert "invalid choice: 'vgg11'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, xla", [([], False), (["--xla"], True), (["--no-xla"], False)])
+def test_xla_is_opt_in(argv, xla):
+    from nst.cli import build_parser
+    from nst.cli.gatys import config_from_args
+
+    assert config_from_args(build_parser().parse_args(["stylize", *argv])).xla is xla

@@ -55,6 +55,26 @@ def test_lbfgs_function_is_traced_once_across_runs():
     assert st.lbfgs_result.nit >= 1
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_xla_compiled_steps_match_the_plain_graph(optimizer):
+    from nst import optimize
+
+    images = {}
+    for xla in (False, True):
+        st = _built(gatys.Config(optimizer=optimizer, xla=xla, print_iterations=1000))
+        with contextlib.redirect_stdout(io.StringIO()):
+            images[xla] = optimize.run(st, 5).astype(np.float32)
+        if optimizer == "adam":
+            assert int(st.gstep.numpy()) == 5
+            assert (getattr(st, "_xla_train_step", None) is not None) == xla
+    diff = np.abs(images[True] - images[False])  # XLA reorders float sums; L-BFGS's line search amplifies that
+    assert diff.mean() < 0.5 and diff.max() <= 6.0, (diff.mean(), diff.max())
+    from nst.images import deprocess
+
+    start = deprocess(_built(gatys.Config()).initial_img).astype(np.float32)
+    assert np.abs(images[True] - start).max() > 5  # it did optimise
+
+
 def _forward_convs(concrete) -> list[str]:
     return [op.name for op in concrete.graph.get_operations() if op.type == "Conv2D"]
 
@@ -133,3 +153,8 @@ def test_bench_cli_parses_and_table_formats():
                    "s_per_iter": 2.0, "speedup_vs_baseline": 1.7, "gflops": 150.0, "fraction_of_ceiling": 0.6,
                    "peak_rss_mb": 1500.0}])
     assert "512x384" in text and "1.70" in text and "60" in text
+    from benchmarks import fast
+
+    rows = fast.run(sizes=(32,), precisions=("float32",), reps=1, train_size=32, train_batch=2, train_reps=1)
+    text = table([dict(section="fast", **r) for r in rows])
+    assert "inference float32" in text and "train step float32, batch 2" in text and "ms/image" in text

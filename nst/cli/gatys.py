@@ -57,6 +57,9 @@ def add_parser(sub) -> None:
     add("--network", choices=["vgg19", "vgg19-mat", "vgg19-keras"], help="weights source (default vgg19)")
     add("--precision", choices=["float32", "bfloat16", "float16"],
         help="VGG compute precision; bfloat16 pays off only on CPUs with AVX512_BF16/AMX or GPUs")
+    add("--xla", action=argparse.BooleanOptionalAction,
+        help="compile each step with XLA (off by default: on this CPU it wins only at some sizes, "
+             "and its first step compiles for seconds)")
     add("--checkpoint-iterations", type=int, help="save a checkpoint every N iterations (enables resume)")
     add("--checkpoint-output", help="checkpoint image pattern, %%s = iteration (default <run>/checkpoint_%%s.png)")
     add("--print-iterations", type=int, help="print a line every N iterations when not on a terminal")
