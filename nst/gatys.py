@@ -50,7 +50,7 @@ class Config:
     normalization: str = "cs20si"          # cs20si (the handout's formulas) or neural-style
     network: str = "vgg19"
     precision: str = "float32"
-    xla: bool = False                      # XLA-compile each step (jit_compile): faster on CPU, slower first step
+    xla: bool = False                      # XLA-compile each step (jit_compile); no faster on the CPUs measured
     scales: tuple[int, ...] | None = None  # multi-scale: optimise at each longest side in turn
     seed: int = 0
     print_iterations: int = 10
