@@ -70,8 +70,10 @@ def set_norm(norm, x) -> None:
 
 
 def loss_settings() -> dict:
+    """Weights that give the three terms totals of the same size (0.04, 0.03, 0.04 on the test
+    batches), so that a wrong term changes the total and its gradient, not only its own entry."""
     return dict(content_layers=["conv3_3"], style_layers=list(TINY_LAYERS), content_weight=2.0,
-                style_weight=30.0, tv_weight=1e-3, style_layer_weights=[0.25, 1.0, 2.0, 4.0])
+                style_weight=100.0, tv_weight=2e-6, style_layer_weights=[0.25, 1.0, 2.0, 4.0])
 
 
 class TinyNet(tf.Module):

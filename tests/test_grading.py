@@ -309,15 +309,39 @@ def test_batch_grades_each_submission_in_isolation(course, catalog, tmp_path):
 def test_self_check_reports_an_uncaught_planted_bug(course):
     checks, _ = planted.self_check(course, None, FAST, jobs=2)
     ok = {c.run: c.ok for c in checks}
-    assert ok == {"solutions": True, "stubs": True, "planted:square-is-double": True,
+    assert ok == {"solutions": True, "stubs": True, "coverage": False, "planted:square-is-double": True,
                   "planted:total-off-by-one": False}
-    assert "still passes: test_scale" in planted.table(checks, 1.0)
+    text = planted.table(checks, 1.0)
+    assert "still passes: test_scale" in text, text
+    assert "no planted bug catches: test_square_negative, test_total" in text, "the uncovered graded tests, named"
 
 
 def test_planted_bug_that_no_longer_applies_is_an_error():
     bug = planted.Bug("x", "", "calc.py", "not in the file", "", ("test_square",))
     with pytest.raises(NstError, match="occurs 0 times"):
         planted.plant(bug, {"calc.py": SOLUTION.encode()})
+
+
+def _graded_tests(part: int) -> list[str]:
+    """The graded test functions of ``part`` in tests/, read from their decorators."""
+    import ast
+
+    names = []
+    for path in sorted((REPO / "tests").glob("test_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            for dec in getattr(node, "decorator_list", []):
+                if (isinstance(dec, ast.Call) and ast.unparse(dec.func).split(".")[-1] == "graded"
+                        and any(k.arg == "part" and ast.literal_eval(k.value) == part for k in dec.keywords)):
+                    names.append(node.name)
+    return names
+
+
+@pytest.mark.parametrize("part", [1, 2])
+def test_every_real_graded_test_has_a_planted_bug(part):
+    caught = {c for bug in planted.load_bugs(REPO) for c in bug.catches}
+    tests = _graded_tests(part)
+    assert len(tests) >= 9
+    assert [t for t in tests if t not in caught] == [], "add a bug to tests/planted/ that each of these catches"
 
 
 def test_real_planted_bugs_apply_to_the_solutions():

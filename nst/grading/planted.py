@@ -5,7 +5,9 @@ Expectations, each graded in its own process like a submission:
 * ``solutions/`` scores full marks;
 * the untouched stubs (generated from ``solutions/``) score 0, every failure naming its TODO;
 * every planted bug in ``tests/planted/*.yaml`` loses the points of each test in its ``catches``
-  (only those tests are run on it, which keeps the self-check to a few minutes on 2 cores).
+  (only those tests are run on it, which keeps the self-check to a few minutes on 2 cores);
+* every graded test of the selected parts is in some bug's ``catches`` (a test no bug targets
+  has never been seen to fail on a wrong answer).
 
 A planted bug is a one-place text replacement in a copy of a solution file::
 
@@ -83,6 +85,14 @@ def matching(name: str, catalog: list[GradedTest]) -> list[GradedTest]:
             or t.nodeid.split("::")[-1].split("[")[0] == name]
 
 
+def _expect_coverage(catalog: list[GradedTest], bugs: list[Bug]) -> Check:
+    """Every graded test in ``catalog`` is named in the ``catches`` of at least one planted bug."""
+    covered = {t.nodeid for b in bugs for c in b.catches for t in matching(c, catalog)}
+    bare = list(dict.fromkeys(t.nodeid.split("::")[-1].split("[")[0] for t in catalog if t.nodeid not in covered))
+    return Check("coverage", "a planted bug for every graded test", f"{len(catalog) - len(bare)}/{len(catalog)}",
+                 not bare, "no planted bug catches: " + ", ".join(bare) if bare else "")
+
+
 def _expect_full(g: Grade) -> Check:
     lost = [r.test.nodeid.split("::")[-1] for r in g.results if r.status != "passed"]
     return Check(g.submission, "full marks", f"{g.total:g}/{g.max_total:g}", not lost,
@@ -124,7 +134,8 @@ def self_check(root: Path, part: int | None, settings: Settings, jobs: int) -> t
              "stubs": partial(run, "stubs", {}, catalog=catalog)}
     checks: list[Check] = []
     targets: dict[str, list[GradedTest]] = {}
-    for bug in load_bugs(root):
+    bugs = load_bugs(root)
+    for bug in bugs:
         unknown = [c for c in bug.catches if not matching(c, full)]
         if unknown:
             checks.append(Check(f"planted:{bug.name}", "", "-", False, f"no graded test named {unknown[0]}"))
@@ -141,6 +152,7 @@ def self_check(root: Path, part: int | None, settings: Settings, jobs: int) -> t
     done = run_parallel(tasks, jobs, "self-check")
     checks.insert(0, _expect_full(done.pop("solutions")))
     checks.insert(1, _expect_zero(done.pop("stubs")))
+    checks.insert(2, _expect_coverage(catalog, bugs))
     checks += [_expect_caught(done[label]) for label in tasks if label in done]
     return checks, time.monotonic() - start
 

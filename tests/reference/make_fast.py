@@ -38,9 +38,12 @@ def main() -> None:
     out["gram_out"] = fast_style.gram_matrix(tf.constant(x["gram_in"])).numpy()
 
     loss = fast_style.PerceptualLoss(TinyVGG(), x["style_img"], **loss_settings())
-    losses = loss(tf.constant(x["content_batch"]), tf.constant(x["stylized_batch"]))
+    stylized = tf.Variable(x["stylized_batch"])
+    with tf.GradientTape(persistent=True) as tape:
+        losses = loss(tf.constant(x["content_batch"]), stylized)
     for k, v in losses.items():
         out[f"loss_{k}"] = v.numpy()
+        out[f"grad_{k}"] = tape.gradient(v, stylized).numpy()   # d(term)/d(stylized), per term
 
     net = TinyNet(x["step_kernel"])
     opt = tf.keras.optimizers.SGD(learning_rate=0.5)
