@@ -109,7 +109,13 @@ class StyleTransfer:
 
     # ------------------------------------------------------------------ optimisation
     def optimize(self) -> None:
-        """Adam on the input variable: ``self.train_step()`` does one update and returns the losses."""
+        """Adam on the input variable: defines ``self.train_step()``, which does one update and returns the losses.
+
+        One step (TODO 8): record ``self.total_loss()`` on a ``tf.GradientTape``, take the gradient of its
+        ``"total"`` with respect to ``self.input_img``, apply it with ``self.opt``, and count the step:
+        ``self.gstep`` (the global step, an int64 variable) goes up by 1. The training loop, TensorBoard
+        and the tests read the step from ``self.gstep``.
+        """
         c = self.config
         self.opt = tf.keras.optimizers.Adam(c.learning_rate, beta_1=c.beta1, beta_2=c.beta2, epsilon=c.epsilon)
         self.opt.build([self.input_img])
@@ -118,7 +124,7 @@ class StyleTransfer:
         @tf.function
         def train_step() -> dict[str, tf.Tensor]:
             self.trace_count += 1  # runs only while tracing
-            raise NotImplementedError("TODO 8: one Adam step: the gradient of the total loss w.r.t. the input (style_transfer.py:train_step)")
+            raise NotImplementedError("TODO 8: one Adam step on the input (gradient of the total loss), then count it in self.gstep (style_transfer.py:optimize.train_step)")
             return losses
 
         self.train_step = train_step

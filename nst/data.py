@@ -8,6 +8,7 @@
   into ``content/``) and ``tools/make_styles.py`` (procedural paintings into ``styles/``)
   for whatever is missing.
 * ``inventory`` lists what is in ``content/`` and ``styles/``.
+* ``sample_video`` makes a short clip (a slow pan and zoom across a photo) for ``nst fast stylize``.
 """
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def _fetch_one(c: Classic, head: str, *, mirror: Path | None, base_url: str | No
     log(f"{head} downloading {c.title} ({c.artist}, {c.year}) from {url}")
     with tempfile.TemporaryDirectory(prefix="nst-fetch-") as tmp:  # outside dest: nothing half-written there
         try:
-            got = download(url, Path(tmp) / c.filename, timeout=timeout)  # its NstErrors name the URL
+            got = download(url, Path(tmp) / c.filename, timeout=timeout, progress=False)  # its NstErrors name the URL
         except (ValueError, http.client.HTTPException) as e:  # a malformed URL, a broken response
             raise NstError(f"could not download {url}: {e or type(e).__name__}") from None
         return _decode(got, url, max_size)
@@ -227,3 +228,40 @@ def setup(content: Path, styles: Path, *, seed: int = 0, force: bool = False,
     else:
         log(f"{styles}: all {len(painter.PAINTERS)} generated styles present")
     return written
+
+
+DEFAULT_VIDEO = Path("content/video/sample.mp4")
+
+
+def sample_video(source: Path, dest: Path = DEFAULT_VIDEO, *, frames: int = 36, fps: float = 12.0,
+                 size: int = 256, seed: int = 0) -> Path:
+    """A short H.264 clip made from one photo: ``frames`` frames at ``fps``, ``size`` px on the long side.
+
+    Frame t (0..1) is the crop of ``source`` at zoom ``1 + 0.25 t`` whose centre moves along a line
+    whose direction ``seed`` chooses, resized to the video size: a camera pan, so a video stylizer has
+    motion to keep steady. Same arguments, same frames. Written atomically (:class:`nst.video.VideoWriter`).
+    """
+    import numpy as np
+
+    from nst.images import fit_size, load_image, resize
+    from nst.video import VideoWriter, even_size
+
+    if frames < 2 or fps <= 0 or size < 16:
+        raise NstError(f"sample video: need frames >= 2, fps > 0, size >= 16 (got {frames}, {fps:g}, {size})")
+    if dest.suffix.lower() != ".mp4":
+        raise NstError(f"{dest}: the sample video is an .mp4")
+    photo = load_image(source)
+    h, w = photo.shape[:2]
+    vw, vh = even_size(*fit_size(h, w, max_size=size)[::-1])
+    angle = np.random.default_rng(seed).uniform(0, 2 * np.pi)
+    with VideoWriter(dest, fps, (vw, vh)) as out:
+        for i in range(frames):
+            t = i / (frames - 1)
+            zoom = 1 + 0.25 * t
+            ch, cw = h / zoom, w / zoom
+            cy = h / 2 + (t - 0.5) * (h - ch) * np.sin(angle)
+            cx = w / 2 + (t - 0.5) * (w - cw) * np.cos(angle)
+            y0, x0 = int(round(cy - ch / 2)), int(round(cx - cw / 2))
+            crop = photo[max(0, y0):y0 + int(ch), max(0, x0):x0 + int(cw)]
+            out.write(np.clip(resize(crop, vh, vw), 0, 255).round().astype(np.uint8))
+    return dest

@@ -2,11 +2,18 @@
 
 Arrays are float32 RGB in 0..255 with shape (H, W, 3) unless a function says otherwise.
 Networks take ``preprocess(x) = x - MEAN_RGB``, batched to (1, H, W, 3).
+Wherever an image file is read, an ``http(s)://`` URL may stand for it (:func:`resolve_image`):
+it is downloaded once, up to ``MAX_URL_BYTES``, checked to be an image and cached under
+``$NST_HOME/images/``.
 """
 from __future__ import annotations
 
+import hashlib
+import http.client
 import os
+import re
 import tempfile
+import urllib.parse
 import warnings
 from pathlib import Path
 
@@ -18,6 +25,53 @@ from nst.weights import MEAN_RGB
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+MAX_URL_BYTES = 50 * 1000 * 1000  # an image URL bigger than this is refused ($NST_MAX_URL_MB overrides)
+URL = re.compile(r"^https?://", re.IGNORECASE)
+
+
+def is_url(spec: str | Path) -> bool:
+    return isinstance(spec, str) and bool(URL.match(spec))
+
+
+def url_cache_path(url: str) -> Path:
+    """``$NST_HOME/images/<sha256(url)[:16]>-<file name of the URL>``: one file per URL."""
+    from nst.weights import nst_home
+
+    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
+    name = re.sub(r"[^\w.-]+", "_", name)[-80:] or "image"
+    if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+        name += ".img"
+    return nst_home() / "images" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}"
+
+
+def resolve_image(spec: str | Path, *, max_bytes: int | None = None, timeout: float = 60) -> Path:
+    """The local file for ``spec``: a path as it is; an http(s) URL downloaded once into :func:`url_cache_path`.
+
+    The download goes to a temp file beside the cache (at most ``max_bytes``, default ``MAX_URL_BYTES``),
+    must decode as an image, and is renamed into place only then; later calls reuse the cached file.
+    Raises NstError naming the URL (offline, HTTP error, too big, not an image).
+    """
+    if not is_url(spec):
+        return Path(spec)
+    from nst.download import download
+
+    cached = url_cache_path(spec)
+    if cached.is_file():
+        return cached
+    limit = max_bytes or int(float(os.environ.get("NST_MAX_URL_MB") or MAX_URL_BYTES / 1e6) * 1e6)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=cached.parent) as tmp:
+        try:
+            got = download(spec, Path(tmp) / cached.name, timeout=timeout, max_bytes=limit)
+        except (ValueError, http.client.HTTPException) as e:  # a malformed URL, a broken response
+            raise NstError(f"could not download {spec}: {e}") from None
+        try:
+            with Image.open(got) as img:
+                img.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            raise NstError(f"{spec}: not an image ({e.__class__.__name__})") from None
+        os.replace(got, cached)
+    return cached
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
@@ -42,9 +96,9 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
     """Read an image file as float32 RGB (H, W, 3) in 0..255, EXIF orientation applied.
 
     Raises NstError (one line) for a missing file, a non-image, a truncated file, or an
-    image over ``max_pixels`` pixels.
+    image over ``max_pixels`` pixels. An http(s) URL is fetched and cached (:func:`resolve_image`).
     """
-    path = Path(path)
+    path = resolve_image(path)
     if not path.exists():
         raise NstError(f"{path}: no such file")
     if path.is_dir():

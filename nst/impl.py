@@ -12,8 +12,13 @@ from nst.errors import NstError
 IMPLS = ("assignment", "solutions")
 
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
 def default_impl() -> str:
-    return os.environ.get("NST_IMPL", "solutions")
+    """``$NST_IMPL`` if set; else ``solutions`` in the course repository (it has ``solutions/``), and
+    ``assignment`` where it is absent: the student release, so a student's commands run their own code."""
+    return os.environ.get("NST_IMPL") or ("solutions" if (CHECKOUT / "solutions").is_dir() else "assignment")
 
 
 def load(module: str, impl: str | None = None) -> ModuleType:
@@ -23,7 +28,7 @@ def load(module: str, impl: str | None = None) -> ModuleType:
         raise NstError(f"--impl must be one of {', '.join(IMPLS)}, got {impl!r}")
     # assignment/ and solutions/ are not installed: they live in the checkout beside nst/
     # (so a student release without solutions/ cannot import it from site-packages).
-    checkout = str(Path(__file__).resolve().parents[1])
+    checkout = str(CHECKOUT)
     if (Path(checkout) / impl).is_dir() and checkout not in sys.path:
         sys.path.append(checkout)
     try:

@@ -1,14 +1,103 @@
-"""Process-wide TensorFlow set-up: seeds, threads, precision."""
+"""Process-wide TensorFlow set-up: a quiet import, the devices, seeds, threads, precision."""
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.util
 import os
 import random
+import re
+import sys
+import tempfile
 
 import numpy as np
 
 from nst.errors import NstError
 
 PRECISIONS = ("float32", "bfloat16", "float16")
+
+# What TensorFlow's C++ side prints on import before absl logging is set up; TF_CPP_MIN_LOG_LEVEL
+# does not reach it (TF 2.20+). Only these lines are dropped: oneDNN itself stays on.
+STARTUP_NOISE = re.compile(
+    r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
+    r"|^I\d{4} [\d:. ]+\d+ (port|cpu_feature_guard)\.cc:\d+\] "
+    r"|^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$")
+
+
+@contextlib.contextmanager
+def filtered_stderr(drop: re.Pattern = STARTUP_NOISE):
+    """Capture file descriptor 2 (C++ writes too) for the block, then replay every line ``drop`` does not match."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines() if not drop.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr, flush=True)
+
+
+class _QuietTensorFlow(importlib.abc.MetaPathFinder):
+    """Meta-path finder: the first ``import tensorflow`` runs inside :func:`filtered_stderr`, then says the devices."""
+
+    def __init__(self, announce: bool) -> None:
+        self.announce = announce
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        load, announce = spec.loader.exec_module, self.announce
+
+        def exec_module(module):
+            with filtered_stderr():
+                load(module)
+            if announce:
+                print(f"nst: TensorFlow {module.__version__} on {describe_devices()}", file=sys.stderr, flush=True)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def quiet_tensorflow(announce: bool = True) -> None:
+    """Drop TensorFlow's start-up lines (absl, oneDNN, CPU features) when it is first imported, and say which
+    devices it will run on (``announce``). Nothing happens if TensorFlow is already imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # later C++ INFO lines; warnings and errors still show
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlow(announce))
+
+
+def describe_devices() -> str:
+    """"GPU 0 (NVIDIA H200), CPU (16 cores)" or "CPU only (2 cores, AVX512_BF16)": what TensorFlow will use."""
+    import tensorflow as tf
+
+    gpus = []
+    for i, gpu in enumerate(tf.config.list_physical_devices("GPU")):
+        try:
+            name = tf.config.experimental.get_device_details(gpu).get("device_name") or gpu.name
+        except Exception:  # noqa: BLE001 -- a description is never worth a crash
+            name = gpu.name
+        gpus.append(f"GPU {i} ({name})")
+    cores = f"{os.cpu_count()} cores{', AVX512_BF16' if cpu_has_bf16() else ''}"
+    if gpus:
+        return ", ".join(gpus + [f"CPU ({cores})"])
+    built = getattr(tf.test, "is_built_with_cuda", lambda: False)()
+    hint = "" if built else "; a CUDA GPU needs the `gpu` install extra: pip install -e \".[gpu]\""
+    return f"CPU only ({cores}){hint if _has_nvidia() else ''}"
+
+
+def _has_nvidia() -> bool:
+    """An NVIDIA driver is loaded (so a GPU is there that this TensorFlow build may not use)."""
+    return os.path.exists("/proc/driver/nvidia/version")
 
 
 def set_seed(seed: int) -> None:

@@ -133,7 +133,13 @@ class StyleTransfer:
 
     # ------------------------------------------------------------------ optimisation
     def optimize(self) -> None:
-        """Adam on the input variable: ``self.train_step()`` does one update and returns the losses."""
+        """Adam on the input variable: defines ``self.train_step()``, which does one update and returns the losses.
+
+        One step (TODO 8): record ``self.total_loss()`` on a ``tf.GradientTape``, take the gradient of its
+        ``"total"`` with respect to ``self.input_img``, apply it with ``self.opt``, and count the step:
+        ``self.gstep`` (the global step, an int64 variable) goes up by 1. The training loop, TensorBoard
+        and the tests read the step from ``self.gstep``.
+        """
         c = self.config
         self.opt = tf.keras.optimizers.Adam(c.learning_rate, beta_1=c.beta1, beta_2=c.beta2, epsilon=c.epsilon)
         self.opt.build([self.input_img])
@@ -142,7 +148,7 @@ class StyleTransfer:
         @tf.function
         def train_step() -> dict[str, tf.Tensor]:
             self.trace_count += 1  # runs only while tracing
-            # BEGIN SOLUTION: TODO 8: one Adam step: the gradient of the total loss w.r.t. the input
+            # BEGIN SOLUTION: TODO 8: one Adam step on the input (gradient of the total loss), then count it in self.gstep
             with tf.GradientTape() as tape:
                 losses = self.total_loss()
             grad = tape.gradient(losses["total"], self.input_img)

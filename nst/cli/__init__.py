@@ -1,12 +1,17 @@
 """``nst`` command line: a thin layer over the library.
 
 Each sub-command lives in its own module with ``add_parser(subparsers)``; the
-modules import TensorFlow only inside the command function, so ``nst --help`` is fast.
+modules import TensorFlow only inside the command function, so ``nst --help`` is fast;
+that import drops TensorFlow's start-up log lines and says which devices it runs on.
+A student's stub still raising ``NotImplementedError("TODO n: ...")`` ends the command with
+one ``error:`` line naming the TODO and its file (status 2), not a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 import warnings
 
 from nst.errors import NstError
@@ -28,14 +33,43 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _relative(filename: str) -> str:
+    try:
+        return os.path.relpath(filename)
+    except ValueError:  # another drive (Windows)
+        return filename
+
+
+def todo_message(error: NotImplementedError) -> str | None:
+    """"assignment/load_vgg.py:41: TODO 1: ... is not done yet; ..." for a stub's NotImplementedError, else None."""
+    text = str(error)
+    if not text.startswith("TODO"):
+        return None
+    frames = traceback.extract_tb(error.__traceback__)
+    where = next((f"{_relative(f.filename)}:{f.lineno}" for f in reversed(frames)
+                  if "/assignment/" in f.filename.replace("\\", "/")), None)
+    place = f"{where}: " if where else ""
+    return (f"{place}{text} is not done yet; write it (the graded tests check it: python -m pytest), "
+            "or run the reference with --impl solutions where you have it")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from nst.runtime import quiet_tensorflow
+
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.showwarning = _show_warning
+    quiet_tensorflow(announce=args.command not in ("course", "grade", "data", "weights"))
     try:
         return int(args.func(args) or 0)
     except NstError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except NotImplementedError as e:
+        message = todo_message(e)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

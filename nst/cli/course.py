@@ -33,11 +33,16 @@ def add_parser(sub) -> None:
     r.add_argument("-o", "--output", type=Path, default=Path("dist"), help="folder for the zip (default dist/)")
     r.add_argument("--part", type=int, help="gradescope: grade only this part (one Gradescope assignment per part)")
 
-    s = action("submit", submit, help="pack your assignment/*.py, final images, loss curves and settings")
+    s = action("submit", submit, help="pack your assignment/*.py, final images, loss curves and settings",
+               description="Pack your code and your runs into submission.zip: part 1, the latest real run per "
+                           "content and style (final.png, settings, loss curves); part 2, each trained model's "
+                           "config, training curves and the images stylized with it. Smoke runs (under 50 steps) "
+                           "are left out when a real run of the part exists.")
     s.add_argument("-o", "--output", type=Path, default=Path("submission.zip"))
     s.add_argument("--runs", nargs="+", type=Path, metavar="RUN",
-                   help="run folders to include (default: every outputs/<run>/ with a final.png)")
-    s.add_argument("--part", type=int, help="hand in only this part's modules (later parts' stubs are left out)")
+                   help="run folders to include, as they are (default: chosen from outputs/, see above)")
+    s.add_argument("--part", type=int, choices=[1, 2, 3],
+                   help="hand in only this part's modules and runs (later parts' stubs are left out)")
     s.add_argument("--allow-incomplete", action="store_true",
                    help="submit even though some TODOs still raise NotImplementedError")
 
@@ -99,6 +104,8 @@ def submit(args) -> int:
     made = make_submission(args.root, args.output, runs=runs, allow_incomplete=args.allow_incomplete, part=args.part)
     for todo in made.todos:
         print(f"warning: still a TODO: {todo}", file=sys.stderr)
+    for note in made.notes:
+        print(f"note: {note}", file=sys.stderr)
     for name in made.files:
         print(f"  {name}")
     print(f"{made.path}: {len(made.files)} files; upload it as your submission")

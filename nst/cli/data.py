@@ -3,6 +3,7 @@
     nst data list                      what is in content/ and styles/
     nst data setup                     export the content photos, paint the generated styles
     nst data fetch-classics [--only starry_night wave] [--force] [--mirror DIR]
+    nst data sample-video [--source content/chelsea.jpg] [-o content/video/sample.mp4]
 """
 from __future__ import annotations
 
@@ -52,6 +53,18 @@ def add_parser(sub) -> None:
     fc.add_argument("--timeout", type=float, default=60, help="seconds to wait for a server (default 60)")
     fc.set_defaults(func=run_fetch)
 
+    sv = actions.add_parser("sample-video", parents=[common],
+                            help="make a short sample video (a pan across a photo) to try video stylization on")
+    sv.add_argument("--source", type=Path, default=Path("content/chelsea.jpg"),
+                    help="photo to film (default content/chelsea.jpg)")
+    sv.add_argument("-o", "--output", type=Path, default=Path("content/video/sample.mp4"),
+                    help="the .mp4 to write (default content/video/sample.mp4)")
+    sv.add_argument("--frames", type=int, default=36, help="number of frames (default 36: 3 s at 12 fps)")
+    sv.add_argument("--fps", type=float, default=12.0, help="frames per second (default 12)")
+    sv.add_argument("--size", type=int, default=256, help="long side in pixels (default 256)")
+    sv.add_argument("--force", action="store_true", help="make it again even if it exists")
+    sv.set_defaults(func=run_video)
+
 
 def run_fetch(args) -> int:
     from nst.data import fetch_classics
@@ -90,4 +103,15 @@ def run_setup(args) -> int:
     written = setup(args.content, args.styles, seed=args.seed, force=args.force,
                     log=lambda line: print(line, flush=True))
     print(f"{len(written)} file(s) written")
+    return 0
+
+
+def run_video(args) -> int:
+    from nst.data import sample_video
+
+    if args.output.exists() and not args.force:
+        print(f"{args.output}: exists, kept (--force to make it again)")
+        return 0
+    path = sample_video(args.source, args.output, frames=args.frames, fps=args.fps, size=args.size, seed=args.seed)
+    print(f"wrote {path} ({args.frames} frames at {args.fps:g} fps, {path.stat().st_size / 1024:.0f} KB)")
     return 0

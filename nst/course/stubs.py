@@ -10,7 +10,9 @@ In a solution file, each exercise is a block::
     # END SOLUTION
 
 The stub keeps everything else and replaces the block with
-``raise NotImplementedError("TODO 3: the content loss (style_transfer.py:_content_loss)")``.
+``raise NotImplementedError("TODO 3: the content loss (style_transfer.py:_content_loss)")``:
+the function is the one the block is in (a method by its own name, a function nested in another as
+``outer.inner``, e.g. ``optimize.train_step``).
 """
 from __future__ import annotations
 
@@ -22,18 +24,26 @@ from nst.errors import NstError
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::\s*(?P<todo>.*))?$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 PROMPT_MARKERS = re.compile(r"^\s*# (BEGIN|END) PROMPT\s*$")
-DEF = re.compile(r"^\s*def (\w+)\(")
+DEF = re.compile(r"^(?P<indent>\s*)(?P<kind>def|class) (?P<name>\w+)\b")
 HEADER = "# GENERATED from solutions/{name} by `nst course build-assignment`: fill in the TODOs.\n"
 
 
 def make_stub(source: str, filename: str) -> str:
     """The student version of one solution file's text."""
     out, function, block_start = [], "<module>", None
+    scopes: list[tuple[int, str, str]] = []  # (indent, "def"|"class", qualified name) enclosing this line
     for lineno, line in enumerate(source.splitlines(keepends=True), 1):
         if block_start is None:
             match = DEF.match(line)
             if match:
-                function = match.group(1)
+                indent, kind, name = len(match["indent"].expandtabs()), match["kind"], match["name"]
+                while scopes and scopes[-1][0] >= indent:
+                    scopes.pop()
+                if kind == "def" and scopes and scopes[-1][1] == "def":
+                    name = f"{scopes[-1][2]}.{name}"
+                scopes.append((indent, kind, name))
+                if kind == "def":
+                    function = name
             begin = BEGIN.match(line.rstrip("\n"))
             if begin:
                 block_start = lineno

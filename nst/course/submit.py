@@ -2,16 +2,18 @@
 
 The zip holds::
 
-    assignment/<module>.py            the student's code (every module of assignment/)
-    runs/<run>/final.png              the result of each run
-    runs/<run>/loss_curves.png        its loss curves, drawn from the run's TensorBoard events
-    runs/<run>/settings.json          the settings the run used
-    manifest.json                     sha256 of every file above, and the TODOs left
+    assignment/<module>.py                the student's code (the modules of the part, or all)
+    runs/<run>/final.png                  part 1: the result of each run
+    runs/<run>/loss_curves.png            its loss curves, drawn from the run's TensorBoard events
+    runs/<run>/settings.json              the settings the run used
+    runs/models/<naming>/config.json      part 2: each trained model's settings
+    runs/models/<naming>/training_curves.png   its training curves (TensorBoard events)
+    runs/models/<naming>/stylized/<image> images stylized with that model
+    manifest.json                         sha256 of every file above, the TODOs left, the notes
 
-A run is a folder ``outputs/<run>/`` written by ``nst stylize`` (or the part 1 notebook) with
-``final.png``, ``settings.json`` and ``logs/`` holding TensorBoard event files.
-Nothing is written unless every part is there; a stub still raising its TODO is refused
-unless ``allow_incomplete`` (the student then knowingly hands in partial work).
+Which runs: :mod:`nst.course.runs` (``--part N``: that part's only; the latest real run per content
+and style, not smoke runs). Nothing is written unless every part is there; a stub still raising
+its TODO is refused unless ``allow_incomplete`` (the student then knowingly hands in partial work).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class Submission:
     path: Path
     files: list[str]
     todos: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # runs left out, or smoke runs handed in
 
 
 def module_part(path: Path) -> int | None:
@@ -66,8 +69,9 @@ def find_runs(outputs: Path) -> list[Path]:
 
 
 def missing_in_run(run: Path) -> list[str]:
-    """What a run folder lacks: final.png, settings.json, TensorBoard events under logs/."""
-    missing = [name for name in RUN_FILES if not (run / name).is_file()]
+    """What a run folder lacks: final.png, settings.json (part 2: config.json), TensorBoard events under logs/."""
+    part2 = (run / "config.json").is_file() and not (run / "final.png").is_file()
+    missing = [name for name in (("config.json",) if part2 else RUN_FILES) if not (run / name).is_file()]
     if not any((run / "logs").rglob("events.out.tfevents.*")):
         missing.append("logs/ with TensorBoard events")
     return missing
@@ -89,34 +93,64 @@ def _check_code(assignment: Path, part: int | None) -> list[Path]:
     return modules
 
 
-def _runs(root: Path, runs: list[Path] | None) -> list[Path]:
-    if runs is None:
-        runs = find_runs(root / "outputs")
-        if not runs:
-            raise NstError(f"no finished run: {root / 'outputs'} has no folder with final.png; "
-                           "run `nst stylize` (or the part 1 notebook) first, or name runs with --runs")
-    for run in runs:
-        if not run.is_dir():
-            raise NstError(f"{run}: no such run folder")
-    names = [run.name for run in runs]
+def _runs(root: Path, given: list[Path] | None, part: int | None) -> tuple[list, list[str]]:
+    """The runs to pack (:func:`nst.course.runs.choose`) and notes; NstError if a part's run is missing or bad."""
+    from nst.course import runs as runlib
+
+    outputs = root / "outputs"
+    if given is not None:
+        for run in given:
+            if not run.is_dir():
+                raise NstError(f"{run}: no such run folder")
+        found = [runlib.classify(run, outputs) for run in given]
+        chosen, notes = found, []
+    else:
+        found = [r for r in runlib.find(outputs) if part is None or r.part == part]
+        chosen, notes = runlib.choose(found)
+        if not chosen and part != 3:
+            what = {1: "run of part 1 (a folder with final.png)", 2: "run of part 2 (outputs/models/<naming>/)"}
+            how = {1: "run `nst stylize` (or the part 1 notebook)", 2: "run `nst fast train --config conf/demo_cpu.yml`"}
+            parts = [part] if part else [1]
+            raise NstError(f"no finished {what[parts[0]]}: {outputs} has none; {how[parts[0]]} first, "
+                           "or name runs with --runs")
+    names = [f"{r.part}/{r.path.name}" for r in chosen]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
-        raise NstError(f"two runs are named {duplicate!r}; give folders with different names")
-    problems = [f"{run}: missing {', '.join(missing)}" for run in runs if (missing := missing_in_run(run))]
+        raise NstError(f"two runs are named {duplicate.split('/', 1)[1]!r}; give folders with different names")
+    problems = [f"{r.path}: missing {', '.join(missing)}" for r in chosen if (missing := missing_in_run(r.path))]
     if problems:
         raise NstError("; ".join(problems))
-    return runs
+    return chosen, notes
+
+
+def _run_entries(chosen: list, tmp: Path) -> dict[str, bytes]:
+    from nst.summaries import plot_loss_curves
+
+    entries: dict[str, bytes] = {}
+    for run in chosen:
+        if run.part == 2:
+            base = f"runs/models/{run.path.name}"
+            curves = plot_loss_curves(run.path / "logs", tmp / f"{run.path.name}-training.png")
+            entries[f"{base}/training_curves.png"] = curves.read_bytes()
+            entries[f"{base}/config.json"] = (run.path / "config.json").read_bytes()
+            for image in run.extras:
+                entries[f"{base}/stylized/{image.name}"] = image.read_bytes()
+            continue
+        curves = plot_loss_curves(run.path / "logs", tmp / f"{run.path.name}.png")
+        entries[f"runs/{run.path.name}/loss_curves.png"] = curves.read_bytes()
+        for name in RUN_FILES:
+            entries[f"runs/{run.path.name}/{name}"] = (run.path / name).read_bytes()
+    return entries
 
 
 def make_submission(root: Path, output: Path, runs: list[Path] | None = None,
                     allow_incomplete: bool = False, part: int | None = None) -> Submission:
     """Check everything, then write ``output`` atomically; see the module docstring.
 
-    ``part``: hand in only the modules of that part (their docstring starts "Part N"), so the stubs
-    of later parts do not count as unfinished work.
+    ``part``: hand in only the modules of that part (their docstring starts "Part N") and its runs,
+    so the stubs of later parts do not count as unfinished work.
     """
     from nst.images import write_atomic
-    from nst.summaries import plot_loss_curves
 
     assignment = root / "assignment"
     if not assignment.is_dir():
@@ -129,17 +163,13 @@ def make_submission(root: Path, output: Path, runs: list[Path] | None = None,
         hint = f", hand in one part with --part {parts[0]}" if part is None and len(parts) > 1 else ""
         raise NstError(f"not implemented yet: {todos[0]}{more}; finish them{hint}, or pass --allow-incomplete "
                        "to hand in partial work")
-    runs = _runs(root, runs)
+    chosen, notes = _runs(root, runs, part)
 
     entries: dict[str, bytes] = {f"assignment/{p.name}": p.read_bytes() for p in modules}
     with tempfile.TemporaryDirectory() as tmp:
-        for run in runs:
-            curves = plot_loss_curves(run / "logs", Path(tmp) / f"{run.name}.png")
-            entries[f"runs/{run.name}/loss_curves.png"] = curves.read_bytes()
-            for name in RUN_FILES:
-                entries[f"runs/{run.name}/{name}"] = (run / name).read_bytes()
+        entries.update(_run_entries(chosen, Path(tmp)))
     manifest = {"files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(entries.items())},
-                "part": part, "todos_left": todos}
+                "part": part, "todos_left": todos, "notes": notes}
     entries["manifest.json"] = json.dumps(manifest, indent=2).encode()
 
     buf = io.BytesIO()
@@ -148,7 +178,7 @@ def make_submission(root: Path, output: Path, runs: list[Path] | None = None,
             zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), entries[name],
                         compress_type=zipfile.ZIP_DEFLATED)
     write_atomic(output, buf.getvalue())
-    return Submission(output, sorted(entries), todos)
+    return Submission(output, sorted(entries), todos, notes)
 
 
 # ---------------------------------------------------------------- the autograder's side

@@ -33,9 +33,31 @@ def table(grade: Grade) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3] for row in rows]
     lines.insert(1, "-" * (sum(widths) + 12))
+    lines += part_lines(grade)
     lines.append(f"Total: {_pts(grade.total)}/{_pts(grade.max_total)}  ({grade.submission}, {grade.seconds:.0f} s)")
     lines += [f"note: {n}" for n in grade.notes]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _not_started(reason: str) -> bool:
+    return "NotImplementedError" in reason and "TODO" in reason
+
+
+def part_lines(grade: Grade) -> list[str]:
+    """"Part 1: 100/100", "Part 2: 0/100, not started (every test stops at a TODO)": one line per part graded."""
+    lines = []
+    for part in sorted({r.test.part for r in grade.results}):
+        results = [r for r in grade.results if r.test.part == part]
+        earned, possible = sum(r.earned for r in results), sum(r.test.points for r in results)
+        if all(r.status != "passed" and _not_started(r.reason) for r in results):
+            state = ", not started (every test stops at a TODO)"
+        elif earned == possible:
+            state = ", complete"
+        else:
+            todo = sum(r.status != "passed" and _not_started(r.reason) for r in results)
+            state = f", {todo} test(s) still stop at a TODO" if todo else ""
+        lines.append(f"Part {part}: {_pts(earned)}/{_pts(possible)}{state}")
+    return lines
 
 
 def summary(grade: Grade) -> str:
