@@ -100,6 +100,34 @@ def _log(st, step: int, losses: dict[str, float]) -> None:
             tf.summary.image("generated", deprocess(st.input_img.numpy())[None])
 
 
+def weighted(st, losses) -> dict[str, float]:
+    """The losses as neural-style reports them: content, style and tv each times its weight; total.
+
+    ``content_weight * L_content + style_weight * L_style + tv_weight * L_tv = total``, so the
+    printed and logged terms add up to the total the optimiser minimises.
+    """
+    c = st.config
+    weights = {"content": c.content_weight, "style": c.style_weight, "tv": c.tv_weight}
+    return {k: float(v) * weights.get(k, 1.0) for k, v in losses.items()}
+
+
+def traced(st, fn, *args, name: str = "train_step", step: int = 0):
+    """``fn(*args)``, recording the graph it runs into the run's TensorBoard log (the GRAPHS tab).
+
+    ``tf.summary.trace_on(graph=True)`` before the call, ``trace_export`` after it: one
+    optimisation step's graph (VGG, the losses, the gradient, the update) in the event file.
+    """
+    writer = getattr(st, "writer", None)
+    if writer is None:
+        return fn(*args)
+    tf.summary.trace_on(graph=True, profiler=False)
+    try:
+        return fn(*args)
+    finally:
+        with writer.as_default():
+            tf.summary.trace_export(name=name, step=step)
+
+
 def _check_finite(st, step: int, losses: dict[str, float]) -> None:
     if all(math.isfinite(v) for v in losses.values()):
         return
@@ -158,9 +186,11 @@ def _xla_step(st):
 def _adam(st, n_iters: int, step: int, on_step=None) -> None:
     progress = Progress(n_iters, step, st.config.print_iterations)
     train_step = _xla_step(st) if st.config.xla else st.train_step
+    start = step
     try:
         while step < n_iters:
-            losses = {k: float(v) for k, v in train_step().items()}
+            out = traced(st, train_step, step=step) if step == start else train_step()
+            losses = weighted(st, out)
             step += 1
             _after_step(st, step, n_iters, losses, progress, on_step)
     finally:
@@ -195,11 +225,14 @@ def _lbfgs(st, n_iters: int, step: int, on_step=None) -> None:
     loss_and_grad = _loss_and_grad(st)
 
     progress = Progress(n_iters, step, st.config.print_iterations)
-    state = {"step": step, "losses": {}}
+    state = {"step": step, "losses": {}, "first": True}
 
     def fun(x):
-        losses, grad = loss_and_grad(tf.constant(x))
-        state["losses"] = {k: float(v) for k, v in losses.items()}
+        if state.pop("first", False):
+            losses, grad = traced(st, loss_and_grad, tf.constant(x), name="loss_and_grad", step=step)
+        else:
+            losses, grad = loss_and_grad(tf.constant(x))
+        state["losses"] = weighted(st, losses)
         _check_finite(st, state["step"] + 1, state["losses"])
         return state["losses"]["total"], grad.numpy().astype(np.float64).ravel()
 
