@@ -2,12 +2,20 @@
 
     python -m benchmarks.fast                      # 256, 512, 1024 px; float32 and bfloat16
     python -m benchmarks.fast --sizes 256 --reps 3 --json outputs/bench_fast.json
+    python -m benchmarks.fast --finetune                 # random init vs --init, one new style
 
 Inference: one square RGB image through the transformation network (one traced
 ``tf.function``, first call excluded), float32 and bfloat16 compute. Training: one step of
 ``solutions.fast_style.train_step`` (VGG16 loss network, Adam) at 256 px, batch 4.
 Peak memory is the process's peak resident set size after each row (it only grows).
 Weights are random: speed does not depend on them.
+
+Fine-tuning (``--finetune``): the same new style (``styles/tide.jpg``) trained twice with the
+shipped CPU recipe (conf/starry_night_cpu.yml: 128 px crops of content/, batch 2, style weight
+0.05), once from random weights and once from a shipped model (``--init``), for the same
+number of steps; the table gives, for each fixed style-loss target, the first step (and the
+training wall time to it) at which the style loss, averaged over the last ``window`` steps,
+is at or below the target: the two runs side by side.
 """
 from __future__ import annotations
 
@@ -75,6 +83,53 @@ def run(sizes=(256, 512, 1024), precisions=("float32", "bfloat16"), reps: int = 
     return rows
 
 
+def finetune(style: str = "styles/tide.jpg", init: str = "starry_night", steps: int = 300,
+             targets=(20000, 10000, 6000, 4000, 3000), window: int = 10, config: str = "conf/starry_night_cpu.yml",
+             content=("content",), seed: int = 0) -> dict:
+    """{"curves": {"random": [...], "init": [...]}, "rows": [{"target", "random_step", "random_s", "init_step",
+    "init_s"}]}: steps and seconds (training loop only) to a windowed-mean style loss <= target, None if never."""
+    from nst.fast.train import load_config, train
+    from nst.runtime import configure_threads
+
+    configure_threads()
+    curves: dict[str, list[tuple[int, float, float]]] = {}
+    for label, start in (("random", None), ("init", init)):
+        cfg = load_config(config, style_image=style, content_dir=list(content), naming=f"bench_{label}",
+                          init=start, seed=seed)
+        if start is None:
+            cfg.init = None
+        t0, curve = time.perf_counter(), []
+
+        def record(step, losses, curve=curve, t0=t0):
+            curve.append((step, losses["style"], time.perf_counter() - t0))
+
+        train(cfg, steps=steps, impl="solutions", save=False, callback=record)
+        curves[label] = curve
+        print(f"{label}: {steps} steps in {curve[-1][2]:.0f} s, last style loss {curve[-1][1]:.0f}",
+              file=sys.stderr, flush=True)
+    rows = []
+    for target in targets:
+        row = {"target": target}
+        for label, curve in curves.items():
+            hit = next(((st, sec) for i, (st, _, sec) in enumerate(curve)
+                        if i + 1 >= window and sum(c[1] for c in curve[i + 1 - window:i + 1]) / window <= target),
+                       (None, None))
+            row[f"{label}_step"], row[f"{label}_s"] = hit
+        rows.append(row)
+    return {"style": style, "init": init, "steps": steps, "window": window, "curves": curves, "rows": rows}
+
+
+def finetune_table(result: dict) -> str:
+    """Side by side: target | random init step, seconds | --init step, seconds."""
+    def cell(step, sec):
+        return f"{'not reached':>16}" if step is None else f"{step:>6} {sec:>7.0f} s "
+    lines = [f"style {result['style']}, {result['steps']} steps each, style loss averaged over {result['window']} steps",
+             f"{'style loss <=':>13} | {'random init':>16} | {'--init ' + str(result['init']):>16}"]
+    for r in result["rows"]:
+        lines.append(f"{r['target']:>13} | {cell(r['random_step'], r['random_s'])} | {cell(r['init_step'], r['init_s'])}")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [f"{'what':<11} {'size':>5} {'batch':>5} {'precision':<9} {'ms':>9} {'ms/image':>9} {'peak RSS MB':>11}"]
     for r in rows:
@@ -91,7 +146,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-reps", type=int, default=2, help="timed training steps (0 = skip training)")
     p.add_argument("--json", help="also write the rows to this JSON file")
     p.add_argument("--seed", type=int, default=0, help="random seed (inputs are seeded anyway)")
+    p.add_argument("--finetune", action="store_true",
+                   help="instead: steps and time to fixed style losses, random init vs --init, side by side")
+    p.add_argument("--init", default="starry_night", help="model to fine-tune from (default the shipped starry_night)")
+    p.add_argument("--style", default="styles/tide.jpg", help="the new style (default styles/tide.jpg)")
+    p.add_argument("--steps", type=int, default=300, help="steps per run (default 300)")
+    p.add_argument("--targets", type=float, nargs="+", default=[20000, 10000, 6000, 4000, 3000])
     args = p.parse_args(argv)
+    if args.finetune:
+        from nst.images import write_atomic
+
+        result = finetune(args.style, args.init, args.steps, tuple(args.targets), seed=args.seed)
+        print(finetune_table(result))
+        if args.json:
+            write_atomic(args.json, json.dumps(result, indent=1))
+        return 0
     rows = run(tuple(args.sizes), tuple(args.precisions), args.reps, train_reps=args.train_reps, progress=True)
     print(table(rows))
     if args.json:

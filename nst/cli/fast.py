@@ -1,4 +1,4 @@
-"""``nst fast train|stylize|export``: Johnson et al. feed-forward style transfer."""
+"""``nst fast train|stylize|list|export``: Johnson et al. feed-forward style transfer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +14,8 @@ def add_parser(sub) -> None:
     t.add_argument("--steps", type=int, help="stop after this many steps in all (default: the config's epochs)")
     t.add_argument("--content-dir", nargs="+", help="folder(s) of training photos (overrides content_dir)")
     t.add_argument("--style-image", help="overrides style_image")
+    t.add_argument("--init", help="start from this trained model's weights (.npz or a shipped style's name; "
+                                  "fine-tuning: fresh optimizer, step 0); overrides init")
     t.add_argument("--model-path", help="overrides model_path (checkpoints, logs and the model go there)")
     t.add_argument("--batch-size", type=int, help="overrides batch_size")
     t.add_argument("--image-size", type=int, help="overrides image_size")
@@ -27,7 +29,8 @@ def add_parser(sub) -> None:
 
     s = actions.add_parser("stylize", help="stylize images, folders of images and mp4 videos with a trained model")
     s.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image, folder of images or .mp4 video")
-    s.add_argument("--model", type=Path, required=True, help="trained model (.npz from `nst fast train`)")
+    s.add_argument("--model", required=True,
+                   help="a shipped style's name (`nst fast list`) or a trained model (.npz from `nst fast train`)")
     s.add_argument("-o", "--output", type=Path, default=Path("outputs/fast"), help="output folder (default outputs/fast)")
     s.add_argument("--max-size", type=int, help="resize so the longest side is this many pixels (default: as is)")
     s.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance transfer)")
@@ -41,8 +44,12 @@ def add_parser(sub) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed (inference is deterministic; kept for uniformity)")
     s.set_defaults(func=run_stylize)
 
+    ls = actions.add_parser("list", help="list the shipped styles (models/*.npz) with their training")
+    ls.add_argument("--seed", type=int, default=0, help="random seed (listing is deterministic; kept for uniformity)")
+    ls.set_defaults(func=run_list)
+
     e = actions.add_parser("export", help="export a trained model as a SavedModel or a TFLite file")
-    e.add_argument("--model", type=Path, required=True, help="trained model (.npz)")
+    e.add_argument("--model", required=True, help="a shipped style's name or a trained model (.npz)")
     e.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
     e.add_argument("-o", "--output", type=Path, help="output path (default: beside the model)")
     e.add_argument("--seed", type=int, default=0, help="random seed (export is deterministic)")
@@ -59,7 +66,7 @@ def run_train(args) -> int:
     configure_threads()
     config = load_config(args.config, content_dir=args.content_dir, style_image=args.style_image,
                          model_path=args.model_path, batch_size=args.batch_size, image_size=args.image_size,
-                         seed=args.seed)
+                         seed=args.seed, init=args.init)
     strategy = _strategy(args.devices)
     result = train(config, steps=args.steps, impl=args.impl, strategy=strategy, mixed_precision=args.mixed_precision)
     losses = " ".join(f"{k}={v:.4g}" for k, v in result["losses"].items())
@@ -92,7 +99,9 @@ def run_stylize(args) -> int:
 
     set_seed(args.seed)
     configure_threads()
-    stylizer = Stylizer(args.model, impl=args.impl, precision=args.precision, max_size=args.max_size,
+    from nst.fast.zoo import resolve
+
+    stylizer = Stylizer(resolve(args.model), impl=args.impl, precision=args.precision, max_size=args.max_size,
                         preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size)
     if args.max_frames is not None and args.max_frames < 1:
         raise NstError(f"--max-frames must be at least 1, got {args.max_frames}")
@@ -101,8 +110,16 @@ def run_stylize(args) -> int:
     return 0
 
 
+def run_list(args) -> int:
+    from nst.fast.zoo import describe, table
+
+    print(table(describe()))
+    return 0
+
+
 def run_export(args) -> int:
     from nst.fast.export import export
+    from nst.fast.zoo import resolve
 
-    print(export(args.model, args.format, args.output))
+    print(export(resolve(args.model), args.format, args.output))
     return 0

@@ -8,6 +8,12 @@ starting the stream at the saved k, without replaying earlier images.
 Decoding uses Pillow inside ``tf.numpy_function`` (Pillow releases the GIL, and JPEG
 draft mode decodes large photos at reduced size, which is what makes MS-COCO fast): a file
 that cannot be read is skipped, counted in ``ContentImages.skipped`` and reported once.
+
+Augmentation (off by default; on in the CPU configs, where a handful of photos must stand in
+for MS-COCO): ``scale_range=(lo, hi)`` resizes each photo so its shorter side is a size drawn
+uniformly from ``lo..hi`` px before the ``image_size`` crop (a random zoom: ``lo = image_size``
+keeps the whole shorter side, larger values crop details), and ``flip`` mirrors half the crops
+left-right. Both draws come from the same ``(seed, k)`` generator, so resuming stays exact.
 """
 from __future__ import annotations
 
@@ -23,38 +29,64 @@ from nst.errors import NstError
 from nst.images import IMAGE_SUFFIXES
 
 
-def find_images(folders) -> list[Path]:
-    """Image files (by suffix) anywhere under the given folders, sorted; a clear error if none."""
+def find_images(folders, exclude=()) -> list[Path]:
+    """Image files (by suffix) anywhere under the given folders, sorted; a clear error if none.
+
+    ``exclude``: file names (``chelsea.jpg``) left out, e.g. photos held out for evaluation;
+    a name that matches no file is an error (a typo would silently train on the held-out photo).
+    """
     folders = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(f) for f in folders]
     files: list[Path] = []
     for folder in folders:
         if not folder.is_dir():
             raise NstError(f"content_dir {folder}: no such folder")
         files += [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    exclude = set(exclude or ())
+    unmatched = sorted(exclude - {p.name for p in files})
+    if unmatched:
+        raise NstError(f"exclude_content: {', '.join(unmatched)} not found in {', '.join(map(str, folders))}")
+    files = [p for p in files if p.name not in exclude]
     if not files:
         raise NstError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {', '.join(map(str, folders))}")
     return sorted(files)
 
 
-def load_crop(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Shorter side resized to ``size`` (aspect kept), then a random ``size`` x ``size`` crop: uint8."""
+def load_crop(path: Path, size: int, rng: np.random.Generator, scale_range: tuple[int, int] | None = None,
+              flip: bool = False) -> np.ndarray:
+    """Shorter side resized to ``s`` (aspect kept), then a random ``size`` x ``size`` crop: uint8.
+
+    ``s = size``, or drawn uniformly from ``scale_range = (lo, hi)`` (``size <= lo <= hi``);
+    with ``flip`` the crop is mirrored left-right with probability 1/2.
+    """
+    short = size if scale_range is None else int(rng.integers(scale_range[0], scale_range[1] + 1))
     with Image.open(path) as img:
-        img.draft("RGB", (size, size))  # JPEG: decode at 1/2, 1/4, 1/8 scale when that is enough
+        img.draft("RGB", (short, short))  # JPEG: decode at 1/2, 1/4, 1/8 scale when that is enough
         img = ImageOps.exif_transpose(img).convert("RGB")
         w, h = img.size
-        scale = size / min(w, h)
-        nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+        scale = short / min(w, h)
+        nw, nh = max(short, round(w * scale)), max(short, round(h * scale))
         img = img.resize((nw, nh), Image.BILINEAR, reducing_gap=2.0)
         x, y = rng.integers(0, nw - size + 1), rng.integers(0, nh - size + 1)
-        return np.asarray(img.crop((x, y, x + size, y + size)), dtype=np.uint8)
+        crop = np.asarray(img.crop((x, y, x + size, y + size)), dtype=np.uint8)
+    if flip and rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(crop)
 
 
 class ContentImages:
     """``dataset(start)``: batches (B, size, size, 3) float32 RGB 0..255 and the index after each batch."""
 
-    def __init__(self, folders, image_size: int = 256, batch_size: int = 4, seed: int = 0):
-        self.files = find_images(folders)
+    def __init__(self, folders, image_size: int = 256, batch_size: int = 4, seed: int = 0, *,
+                 exclude=(), scale_range: tuple[int, int] | None = None, flip: bool = False):
+        if scale_range is not None:
+            lo, hi = (int(v) for v in scale_range)
+            if not image_size <= lo <= hi:
+                raise NstError(f"scale_range must be [lo, hi] with image_size ({image_size}) <= lo <= hi, "
+                               f"got {list(scale_range)}")
+            scale_range = (lo, hi)
+        self.files = find_images(folders, exclude)
         self.image_size, self.batch_size, self.seed = image_size, batch_size, seed
+        self.scale_range, self.flip = scale_range, bool(flip)
         self.skipped: set[str] = set()
         self._lock = threading.Lock()
         self._perms: dict[int, np.ndarray] = {}
@@ -72,7 +104,8 @@ class ContentImages:
         epoch, i = divmod(k, len(self.files))
         path = self.files[self._perm(epoch)[i]]
         try:
-            return load_crop(path, self.image_size, np.random.default_rng([self.seed, k])), True
+            rng = np.random.default_rng([self.seed, k])
+            return load_crop(path, self.image_size, rng, self.scale_range, self.flip), True
         except Exception as e:  # any decoding problem: skip the file, say so once
             with self._lock:
                 if str(path) not in self.skipped:

@@ -43,12 +43,19 @@ def load_model(path: str | Path, impl: str | None = None, compute_dtype=tf.float
     """A ``TransformerNet`` (from ``<impl>.transformer_net``) with the weights of ``path``, and its meta."""
     arrays, meta = read_model(path)
     net = load_impl("transformer_net", impl).TransformerNet(compute_dtype=compute_dtype)
+    assign_weights(net, arrays, path)
+    return net, meta
+
+
+def assign_weights(net: tf.Module, arrays: dict[str, np.ndarray], source: str | Path) -> None:
+    """Copy ``arrays`` (as float32) into the network's variables of the same names; every name and
+    shape must match (checked before anything is assigned), else one NstError naming ``source``."""
     variables = named_variables(net)
     if set(arrays) != set(variables):
         missing = sorted(set(variables) - set(arrays))[:3]
-        raise NstError(f"{path}: weights do not fit the network (missing e.g. {missing})")
+        raise NstError(f"{source}: weights do not fit the network (missing e.g. {missing})")
     for name, v in variables.items():
         if tuple(arrays[name].shape) != tuple(v.shape):
-            raise NstError(f"{path}: {name} has shape {arrays[name].shape}, the network expects {tuple(v.shape)}")
+            raise NstError(f"{source}: {name} has shape {arrays[name].shape}, the network expects {tuple(v.shape)}")
+    for name, v in variables.items():
         v.assign(arrays[name].astype(np.float32))
-    return net, meta

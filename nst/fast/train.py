@@ -5,7 +5,10 @@ code (``<impl>.fast_style``) per batch, under a ``tf.distribute`` strategy (one 
 ``MirroredStrategy`` over several: each replica takes an equal slice of the global batch).
 Every ``checkpoint_every`` steps the weights, the Adam state, the step and the data position
 are checkpointed in ``<model_path>/<naming>/checkpoints``; starting again with the same
-config resumes from the last one. Losses and a stylized test photo go to TensorBoard in
+config resumes from the last one. ``init`` (YAML, or ``--init``) starts a new run from the
+weights of a trained model instead of random ones (fine-tuning to a new style: a few hundred
+steps instead of tens of thousands); only the weights are taken, the optimizer starts fresh at
+step 0, and a resumed run takes everything from its checkpoint as before. Losses and a stylized test photo go to TensorBoard in
 ``<model_path>/<naming>/logs``; the trained model is written to ``<model_path>/<naming>.npz``.
 """
 from __future__ import annotations
@@ -22,7 +25,8 @@ import tensorflow as tf
 
 from nst.errors import NstError
 from nst.fast.data import ContentImages
-from nst.fast.model import save_model
+from nst.fast.model import assign_weights, read_model, save_model
+from nst.fast.zoo import resolve as resolve_model
 from nst.files import read_yaml_mapping
 from nst.images import fit_size, load_image, resize, write_atomic
 from nst.impl import load as load_impl
@@ -43,6 +47,10 @@ class TrainConfig:
     naming: str
     model_path: str = "outputs/models"
     content_dir: str | list = "content"
+    exclude_content: list = field(default_factory=list)  # file names left out (held-out photos)
+    scale_range: list | None = None        # [lo, hi]: shorter side drawn from lo..hi px before the crop
+    flip: bool = False                     # mirror half the crops left-right
+    init: str | None = None                # start from this model's weights (.npz); None = random
     content_weight: float = 1.0
     style_weight: float = 0.01
     tv_weight: float = 1e-4
@@ -140,18 +148,22 @@ def _split(strategy, images: tf.Tensor):
 
 def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = None,
           strategy: tf.distribute.Strategy | None = None, mixed_precision: bool = False,
-          save: bool = True) -> dict:
+          save: bool = True, callback=None) -> dict:
     """Train (or resume) and return {"step", "losses", "model", "skipped", "seconds"}.
 
     ``steps`` caps the total number of steps (default: ``epochs`` passes over the photos).
     ``mixed_precision`` computes the transformation network and VGG in bfloat16 (GPUs with
     bfloat16 support, e.g. A100/H100; no loss scaling needed), variables and losses in float32.
+    ``callback(step, losses)`` is called after every step; a true return value stops the run
+    there (checkpointed and saved as at the end); benchmarks use it to time a loss target.
     """
     set_seed(config.seed)
     style_net, style_lib = load_impl("transformer_net", impl), load_impl("fast_style", impl)
     strategy = strategy or tf.distribute.get_strategy()
     dtype = tf.bfloat16 if mixed_precision else tf.float32
-    data = ContentImages(config.content_dir, config.image_size, config.batch_size, config.seed)
+    data = ContentImages(config.content_dir, config.image_size, config.batch_size, config.seed,
+                         exclude=config.exclude_content, scale_range=config.scale_range, flip=config.flip)
+    init_weights, init_meta = read_model(resolve_model(config.init)) if config.init else (None, {})
     total = steps or max(1, config.epochs * len(data) // config.batch_size)
 
     style = load_image(config.style_image)
@@ -165,6 +177,8 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
         net = style_net.TransformerNet(seed=config.seed, compute_dtype=dtype)
         optimizer = (tf.keras.optimizers.Adam(config.learning_rate) if config.optimizer == "adam"
                      else tf.keras.optimizers.SGD(config.learning_rate))
+        if init_weights is not None:
+            assign_weights(net, init_weights, config.init)
         optimizer.build(net.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     next_index = tf.Variable(0, dtype=tf.int64, trainable=False, name="next_index")
@@ -173,6 +187,9 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     if save and manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         print(f"resuming from step {int(step)} ({manager.latest_checkpoint})", flush=True)
+    elif config.init:
+        print(f"starting from the weights of {config.init} ({init_meta.get('naming', '?')}, "
+              f"{init_meta.get('steps', '?')} steps)", flush=True)
     if save:
         write_atomic(config.run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=1))
 
@@ -216,8 +233,11 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
                     tf.summary.scalar("steps_per_second", (s - start) / (time.perf_counter() - t0))
                 if test is not None and (s % config.image_every == 0 or s == total):
                     tf.summary.image("stylized_test_image", net(test) / 255.0)
-            if save and (s % config.checkpoint_every == 0 or s == total):
+            stop = bool(callback(s, losses)) if callback is not None else False
+            if save and (s % config.checkpoint_every == 0 or s == total or stop):
                 manager.save(checkpoint_number=s)
+            if stop:
+                break
     except KeyboardInterrupt:
         if save and int(step) > start:
             manager.save(checkpoint_number=int(step))
@@ -230,7 +250,9 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
         print(f"skipped {len(data.skipped)} unreadable image(s) of {len(data)}", file=sys.stderr)
     meta = {"style_image": str(config.style_image), "naming": config.naming, "steps": int(step),
             "config": dataclasses.asdict(config), "mixed_precision": mixed_precision,
-            "devices": strategy.num_replicas_in_sync}
+            "devices": strategy.num_replicas_in_sync, "seconds": round(time.perf_counter() - t0, 1),
+            "resumed_from": start, "init": str(config.init) if config.init else None,
+            "init_steps": init_meta.get("steps")}
     model = save_model(net, config.model_file, meta) if save else None
     return {"step": int(step), "losses": losses, "model": model, "skipped": len(data.skipped),
             "seconds": time.perf_counter() - t0, "net": net}

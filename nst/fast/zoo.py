@@ -1,0 +1,66 @@
+"""The shipped styles: trained models in the checkout's ``models/`` folder, by name.
+
+``nst fast list`` prints them; ``nst fast stylize --model NAME`` and ``nst fast train --init NAME``
+take a name (``starry_night``) where they take a file. A name is the file's stem:
+``models/<name>.npz``. ``$NST_MODELS_DIR`` points somewhere else (tests, a second collection).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nst.errors import NstError
+from nst.fast.model import read_model
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def models_dir() -> Path:
+    """``$NST_MODELS_DIR`` if set, else ``models/`` of the source checkout."""
+    return Path(os.environ.get("NST_MODELS_DIR") or REPO / "models")
+
+
+def names() -> list[str]:
+    """The shipped styles' names, sorted (``models/*.npz``; sub-folders such as ``arbitrary/`` are not fast models)."""
+    folder = models_dir()
+    return sorted(p.stem for p in folder.glob("*.npz") if p.is_file()) if folder.is_dir() else []
+
+
+def resolve(model: str | Path) -> Path:
+    """``model`` itself if it is a file or looks like a path (``x.npz``, ``dir/x``: the model reader
+    then reports a missing file); else ``models/<model>.npz``; else one clear NstError."""
+    path = Path(model)
+    if path.is_file() or path.suffix or len(path.parts) > 1:
+        return path
+    named = models_dir() / f"{model}.npz"
+    if named.is_file():
+        return named
+    raise NstError(f"{model}: no such model file and no shipped style of that name "
+                   f"(shipped: {', '.join(names()) or 'none'}; see `nst fast list`)")
+
+
+def describe() -> list[dict]:
+    """One row per shipped model: name, path, style, steps (from ``init``, if any), training crop, wall minutes, MB."""
+    rows = []
+    for name in names():
+        path = models_dir() / f"{name}.npz"
+        _, meta = read_model(path)
+        config = meta.get("config", {})
+        minutes = meta.get("wall_minutes", meta["seconds"] / 60 if "seconds" in meta else None)
+        rows.append({"name": name, "path": path, "style": Path(str(meta.get("style_image", "?"))).name,
+                     "steps": meta.get("steps"), "init": Path(meta["init"]).stem if meta.get("init") else None,
+                     "crop": config.get("image_size"), "minutes": minutes, "mb": path.stat().st_size / 2**20})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """``nst fast list``'s text: one line per model."""
+    if not rows:
+        return f"no shipped styles in {models_dir()}"
+    lines = [f"{'name':<20} {'style image':<22} {'steps':>6} {'from':<16} {'crop':>4} {'min':>5} {'MB':>4}"]
+    for r in rows:
+        minutes = f"{r['minutes']:.0f}" if isinstance(r["minutes"], (int, float)) else "?"
+        lines.append(f"{r['name']:<20} {r['style']:<22} {r['steps'] or '?':>6} {r['init'] or 'random':<16} "
+                     f"{r['crop'] or '?':>4} {minutes:>5} {r['mb']:>4.1f}")
+    lines.append(f"use: nst fast stylize --model NAME photo.jpg   (files in {models_dir()})")
+    return "\n".join(lines)
