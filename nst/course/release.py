@@ -3,7 +3,9 @@
 * **student** (``nst-student.zip``, one top folder ``nst-student/``): ``assignment/`` (the stubs), the
   package (``nst/``, ``benchmarks/``, ``conf/``), what graded runs read under ``tests/`` (graded test
   files, conftest, helpers, the sha256 manifest, ``reference/``), ``styles/``, ``content/``,
-  ``notebooks/``, ``README.md``, ``pyproject.toml``; not ``docs/`` (pages for instructors).
+  ``notebooks/``, part 2's demo model, ``pyproject.toml``, and as ``README.md`` the student README
+  (``nst/course/student_readme.md``: install, tests, the handouts, notebooks, grading, submitting);
+  not ``docs/`` (pages for instructors) nor the repository's README (the instructors').
 * **gradescope** (``nst-gradescope[-partN].zip``, flat: Gradescope unpacks it into ``/autograder/source``):
   the same without notebooks and docs, plus ``tests/hidden/``, ``setup.sh`` and ``run_autograder``.
 
@@ -31,6 +33,9 @@ JUNK = re.compile(r"(^|/)(__pycache__|\.ipynb_checkpoints|\.pytest_cache|[^/]*\.
 TEXT_SUFFIXES = {".py", ".ipynb", ".md", ".txt", ".sh", ".toml", ".cfg", ".ini", ".json", ".yaml", ".yml", ""}
 REQUIRED = ("pyproject.toml", "nst", "assignment", "tests/conftest.py")
 EXPECTED = ("README.md", "styles", "content", "notebooks")
+STUDENT_README = "nst/course/student_readme.md"   # the student zip's README.md (the repository's is the instructors')
+STUDENT_MODELS = ("models/stained_glass_demo.npz",)  # part 2's demo model, which the student README uses
+STUDENT_LEFT_OUT = {STUDENT_README}                  # packed once, as README.md
 MIN_LINE = 16  # shorter solution lines ("return out") are too generic to prove a leak
 MIN_CORE = 30  # a solution line's expression this long is recognised anywhere, even quoted in a string
 TARGET = re.compile(r"^(return\s+|[\w\s,.\[\]]+?(?<![=!<>])=(?!=)\s*)")
@@ -241,16 +246,20 @@ def student_release(root: Path, out_dir: Path) -> Release:
     """``<out_dir>/nst-student.zip`` under a top folder ``nst-student/``; see the module docstring."""
     root = root.resolve()
     missing = _check_tree(root)
-    tops = ["pyproject.toml", "conftest.py", "README.md", "LICENSE", "nst", "benchmarks", "conf", "assignment", "styles", "content",
-            "notebooks", "outputs/README.md", *graded_tests(root)]  # not docs/: the instructors' pages
-    files = _collect(root, tops)
-    leaks = find_leaks(root, files, root / "solutions")
+    tops = ["pyproject.toml", "conftest.py", "LICENSE", "nst", "benchmarks", "conf", "assignment", "styles", "content",
+            "notebooks", "outputs/README.md", *STUDENT_MODELS, *graded_tests(root)]  # not docs/: the instructors' pages
+    files = [f for f in _collect(root, tops) if f not in STUDENT_LEFT_OUT]
+    readme = root / STUDENT_README
+    if not readme.is_file():  # a course tree without its own: this package's
+        readme = Path(__file__).with_name("student_readme.md")
+    scanned = files + ([STUDENT_README] if readme == root / STUDENT_README else [])
+    leaks = find_leaks(root, scanned, root / "solutions")
     if leaks:
         more = f" (and {len(leaks) - 3} more)" if len(leaks) > 3 else ""
         raise NstError(f"refusing to release solution code: {'; '.join(leaks[:3])}{more}")
     dest = out_dir / "nst-student.zip"
-    _write_zip(dest, root, files, "nst-student/", {})
-    return Release(dest, [f"nst-student/{f}" for f in files], missing)
+    _write_zip(dest, root, files, "nst-student/", {"README.md": readme.read_text()})
+    return Release(dest, sorted(f"nst-student/{f}" for f in files + ["README.md"]), missing)
 
 
 def gradescope_release(root: Path, out_dir: Path, part: int | None = None) -> Release:

@@ -1,0 +1,209 @@
+"""The student release stands on its own: its README names only what the zip holds, and its commands work.
+
+The release is built from this repository and unpacked into a temp folder. Every path the student
+README names must exist there (or be made by one of its commands, checked after running them); every
+``nst`` command in it must parse; and the slow test runs the README's commands in order, as a student
+would, at tiny sizes (``TINY`` appends options; a later option wins in argparse): first the tests on
+the untouched stubs, then, with parts 1 and 2 "written" (the reference copied into ``assignment/``),
+everything else. Servers (TensorBoard, JupyterLab) and installs are not started; what they need is
+checked instead.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FENCE = re.compile(r"```bash\n(.*?)```", re.S)
+TICKED = re.compile(r"`([^`\n]+)`")
+PATHLIKE = re.compile(r"^(?:[\w.-]+/)*[\w.-]+(?:/|\.(?:py|ipynb|yml|yaml|md|jpg|png|npz|mp4|json|toml))$")
+# Made by the README's own commands (checked after the slow test has run them), or the student's own files.
+GENERATED = re.compile(r"^(outputs/.*|outputs|content/video/.*|submission\.zip|curves\.png|out\.png|photo\.jpg|painting\.jpg)$")
+NOT_RUN = ("python3 -m venv", "pip install", "tensorboard ", "jupyter lab")  # installs and servers
+TINY = {  # command prefix -> options appended so it runs in seconds
+    "nst stylize": ["--iterations", "2", "--max-size", "48"],
+    "nst fast stylize": ["--max-size", "48", "--max-frames", "3"],
+    "nst fast train": ["--steps", "2", "--image-size", "32", "--batch-size", "1"],
+    "nst data sample-video": ["--frames", "4", "--size", "64"],
+}
+WRITTEN = ["load_vgg.py", "style_transfer.py", "transformer_net.py", "fast_style.py"]  # parts 1 and 2
+
+
+def readme_commands(text: str) -> list[str]:
+    """Every command line of the README's ```bash blocks, comments dropped, in order."""
+    lines = []
+    for block in FENCE.findall(text):
+        for line in block.splitlines():
+            line = line.split("  #", 1)[0].strip()
+            if line and not line.startswith("#"):
+                lines.append(line)
+    return lines
+
+
+def inline_nst_commands(text: str) -> list[str]:
+    return [t for t in TICKED.findall(text) if t.startswith("nst ")]
+
+
+def named_paths(text: str) -> set[str]:
+    """Paths the README names: backticked tokens and command words that look like files or folders."""
+    words = [t for t in TICKED.findall(text)] + [w for c in readme_commands(text) for w in shlex.split(c)]
+    found = set()
+    for word in words:
+        for token in re.split(r"[\s:,]+", word):
+            token = token.strip("()'\"")
+            if (PATHLIKE.match(token) and "<" not in token and not token.startswith(("http", "~", "-", "."))
+                    and not re.match(r"^\d", token)):
+                found.add(token)
+    return found
+
+
+def exists_in(tree: Path, token: str) -> bool:
+    """A path with a folder must exist as written; a bare file name somewhere in the tree."""
+    if "/" in token.rstrip("/"):
+        return (tree / token).exists()
+    return (tree / token).exists() or any(tree.rglob(token))
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    from nst.course.release import student_release
+
+    out = tmp_path_factory.mktemp("dist")
+    built = student_release(REPO, out)
+    with zipfile.ZipFile(built.path) as zf:
+        zf.extractall(out)
+    tree = out / "nst-student"
+    assert (tree / "README.md").is_file() and not (tree / "solutions").exists()
+    return tree
+
+
+@pytest.fixture(scope="module")
+def readme(release) -> str:
+    return (release / "README.md").read_text()
+
+
+def test_the_release_readme_is_the_student_readme(release, readme):
+    assert readme == (REPO / "nst" / "course" / "student_readme.md").read_text()
+    for instructor_only in ("solutions/", "tests/planted", "docs/", ".ci/", "Gradescope", "../shared"):
+        assert instructor_only not in readme, f"the student README names {instructor_only}"
+    for part in ("Part 1", "Part 2", "Part 3"):
+        assert f"## " in readme and part in readme
+
+
+def test_every_path_the_student_readme_names_is_in_the_release(release, readme):
+    named = named_paths(readme)
+    assert {"assignment/load_vgg.py", "notebooks/", "part1_gatys.ipynb", "conf/demo_cpu.yml",
+            "models/stained_glass_demo.npz"} <= named, "the path extractor missed the README's files"
+    missing = sorted(p for p in named if not GENERATED.match(p) and not exists_in(release, p))
+    assert missing == [], f"the student README names paths the release lacks: {missing}"
+
+
+def test_every_nst_command_in_the_student_readme_parses(readme):
+    from nst.cli import build_parser
+
+    # Inline mentions (`nst plot-losses`) may leave out required arguments: their sub-command must exist.
+    inline = [c + " --help" for c in inline_nst_commands(readme) if not re.search(r"\s-", c)]
+    commands = [c for c in readme_commands(readme) if c.startswith("nst ")] + inline
+    assert len(commands) >= 10
+    for command in commands:
+        try:
+            build_parser().parse_args(shlex.split(command.replace("<run>", "RUN"))[1:])
+        except SystemExit as e:
+            if e.code == 0:  # --help
+                continue
+            pytest.fail(f"the student README's `{command}` does not parse")
+
+
+def test_the_install_extras_bring_the_tests_and_jupyterlab(release):
+    import tomllib
+
+    extras = tomllib.loads((release / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    student = " ".join(extras["student"])
+    assert "jupyterlab" in student and "nst[test]" in student
+    assert any(dep.startswith("tensorflow[and-cuda]") and "linux" in dep for dep in extras["gpu"])
+
+
+def _env(tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NST_IMPL", "PYTEST_"))}
+    env["PYTHONPATH"] = str(tree)  # the release's own nst/, not this checkout's
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["COLUMNS"] = "80"
+    return env
+
+
+def _argv(command: str, tree: Path) -> list[str]:
+    words = shlex.split(command)
+    if "<run>" in command:
+        runs = sorted((p for p in (tree / "outputs").iterdir() if (p / "final.png").is_file()),
+                      key=lambda p: p.stat().st_mtime)
+        words = [w.replace("outputs/<run>", str(runs[-1].relative_to(tree))) for w in words]
+    for prefix, extra in TINY.items():
+        if command.startswith(prefix):
+            words += extra
+    if words[0] == "python":
+        words[0] = sys.executable
+    return words
+
+
+@pytest.mark.slow
+def test_a_student_follows_the_readme_in_the_unpacked_release(release, readme, shared_images):
+    env = _env(release)
+    env["NST_DATA_MIRROR"] = str(shared_images)  # fetch-classics copies instead of downloading
+    commands = [c for c in readme_commands(readme) if not c.startswith(NOT_RUN)]
+    first = commands.index("python -m pytest")
+    timings = []
+
+    def run(command: str, expect_ok: bool = True) -> subprocess.CompletedProcess:
+        started = time.perf_counter()
+        done = subprocess.run(_argv(command, release), cwd=release, env=env, capture_output=True, text=True,
+                              timeout=900)
+        timings.append((command, time.perf_counter() - started))
+        if expect_ok:
+            assert done.returncode == 0, f"`{command}` failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done
+
+    stubs = run(commands[first], expect_ok=False)          # the first tests: every graded test fails
+    assert stubs.returncode == 1, stubs.stdout[-2000:]
+    out = stubs.stdout
+    assert "TODOs not written yet" in out and "Traceback" not in out
+    assert out.index("test_part1_graded.py") < out.index("test_fast_graded.py"), "part 1 must come first"
+    todo_lines = [line for line in out.splitlines() if line.startswith("part 1 TODO")]
+    assert todo_lines and todo_lines[0].startswith("part 1 TODO 1") and all(len(line) <= 80 for line in todo_lines)
+    failures = out.count("\n___")
+    assert len(out.splitlines()) < 12 * max(failures, 1), "more than a few lines per stub failure"
+
+    stylize = run("nst stylize", expect_ok=False)           # before the TODOs: one clear line, no traceback
+    assert stylize.returncode == 2 and "Traceback" not in stylize.stderr
+    assert re.search(r"error: assignment/\w+\.py:\d+: TODO \d+", stylize.stderr), stylize.stderr
+    assert not any((release / "outputs").glob("*/final.png"))
+
+    for name in WRITTEN:                                     # the student writes parts 1 and 2
+        shutil.copy(REPO / "solutions" / name, release / "assignment" / name)
+    for command in commands[:first] + commands[first + 1:]:
+        done = run(command)
+        if command.startswith("nst grade") and "--part" not in command:
+            assert "Part 1: 100/100" in done.stdout and "Part 3: 0/100, not started" in done.stdout, done.stdout
+        if command.startswith("nst course submit"):
+            with zipfile.ZipFile(release / "submission.zip") as zf:
+                names = zf.namelist()
+            assert any(n.endswith("/loss_curves.png") for n in names), names
+            assert not any("transformer_net" in n or "runs/models" in n for n in names), "--part 1 packs part 1 only"
+        if command.startswith("nst stylize"):
+            assert "TensorFlow" in done.stderr and "on CPU" in done.stderr, "say which devices it runs on"
+            assert "oneDNN" not in done.stderr and "absl::InitializeLog" not in done.stderr, done.stderr
+
+    named = named_paths(readme)
+    made = sorted(p for p in named if GENERATED.match(p) and not p.startswith(("photo", "painting", "out."))
+                  and "notebook" not in p)  # the notebooks' runs: tests/test_notebooks.py
+    missing = [p for p in made if not (release / p).exists()]
+    assert missing == [], f"the README's commands did not make {missing}"
+    print("\n".join(f"{seconds:7.1f} s  {command}" for command, seconds in timings))
