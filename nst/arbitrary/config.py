@@ -10,15 +10,14 @@ from pathlib import Path
 from nst.errors import NstError
 from nst.files import read_yaml_mapping
 
-PREDICTORS = ("vgg19", "inception_v3")
+PREDICTORS = ("mobilenet_v2", "inception_v3")
 
 
 @dataclasses.dataclass
 class ModelConfig:
     """Everything needed to rebuild a model; stored with every checkpoint and export."""
-    predictor: str = "vgg19"
-    predictor_layers: tuple[str, ...] = ("conv3_1", "conv4_1")   # VGG layers (inception: mixed7)
-    feature_scale: float = 100.0           # VGG ReLU activations are O(100); keeps z O(1)
+    predictor: str = "mobilenet_v2"        # the published model's; inception_v3 is the paper's
+    width: float = 0.25                    # transfer network channels x width (0.25 published, 1.0 paper)
     inception_weights: str | None = None   # a Keras .weights.h5 / .h5 file for InceptionV3
     embedding_dim: int = 100
     style_size: int = 256                  # style images are resized to this longest side
@@ -29,31 +28,30 @@ class ModelConfig:
         unknown = set(d) - fields
         if unknown:
             raise NstError(f"unknown model setting(s): {', '.join(sorted(unknown))}")
-        d = dict(d)
-        if "predictor_layers" in d:
-            d["predictor_layers"] = tuple(d["predictor_layers"])
         cfg = cls(**d)
         if cfg.predictor not in PREDICTORS:
             raise NstError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {cfg.predictor!r}")
+        if not 0 < float(cfg.width) <= 4:
+            raise NstError(f"model width must be in (0, 4], got {cfg.width!r}")
         return cfg
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["predictor_layers"] = list(self.predictor_layers)
-        return d
+        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass
 class TrainConfig:
     out_dir: str = "outputs/arbitrary"
-    content_dirs: list[str] = dataclasses.field(default_factory=lambda: ["../shared/images/content"])
-    style_dirs: list[str] = dataclasses.field(default_factory=lambda: ["../shared/images/styles"])
+    content_dirs: list[str] = dataclasses.field(default_factory=lambda: ["content"])
+    style_dirs: list[str] = dataclasses.field(default_factory=lambda: ["styles"])
+    init: str | None = None                # "published" (Magenta's model) or a model .npz to start from
     exclude_styles: list[str] = dataclasses.field(default_factory=list)   # held out for testing
     steps: int = 40000
     batch_size: int = 8
     crop: int = 256
     scale_range: tuple[int, int] = (256, 512)
     learning_rate: float = 1e-3
+    optimizer: str = "adam"                # adam | sgd (plain gradient descent: tests of the gradient scale)
     loss_network: str = "vgg16"
     content_layers: list[str] = dataclasses.field(default_factory=lambda: ["conv3_3"])
     style_layers: list[str] = dataclasses.field(
@@ -94,6 +92,12 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     cfg = TrainConfig(**data, model=ModelConfig.from_dict(model))
     if cfg.mixed_precision not in ("none", "bfloat16", "float16"):
         raise NstError(f"--mixed-precision must be none, bfloat16 or float16, got {cfg.mixed_precision!r}")
+    if cfg.optimizer not in ("adam", "sgd"):
+        raise NstError(f"optimizer must be adam or sgd, got {cfg.optimizer!r}")
+    if not cfg.learning_rate > 0:
+        raise NstError(f"learning_rate must be positive, got {cfg.learning_rate}")
+    if cfg.init is not None and cfg.init != "published" and not Path(cfg.init).is_file():
+        raise NstError(f"init: {cfg.init}: no such model file (use `published` or a model .npz)")
     if cfg.steps < 1 or cfg.batch_size < 1:
         raise NstError("steps and batch_size must be positive")
     return cfg

@@ -1,9 +1,11 @@
 """Inference: stylise with one or several styles, a strength, and interpolation strips.
 
-Everything happens in embedding space. With z(s) the style embedding of image s,
+Everything happens in embedding space. With z(s) the style embedding of image s (its
+largest centred square at ``style_size`` x ``style_size``, as the published model takes it),
     blend:     z = sum_i w_i z(s_i) / sum_i w_i
     strength:  z' = (1 - a) z(content) + a z        (a = 0: the content's own style)
 and the transfer network decodes the content with the gamma/beta predicted from z'.
+``MediaRunner`` does the same for images, folders and videos (:mod:`nst.media`).
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from nst.errors import NstError
-from nst.images import deprocess, fit_size, preprocess, resize
+from nst.images import deprocess, preprocess, preserve_colors, resize
+from nst.media import MediaStylizer
 
 from .networks import ArbitraryStyleModel
 
@@ -19,9 +22,8 @@ MIN_SIDE = 16
 
 
 def style_input(image: np.ndarray, size: int) -> np.ndarray:
-    """Style image resized to ``size`` on its longest side, preprocessed to (1, h, w, 3)."""
-    h, w = fit_size(*image.shape[:2], max_size=size)
-    return preprocess(resize(image, h, w))
+    """The style image's largest centred square at size x size, preprocessed to (1, size, size, 3)."""
+    return preprocess(center_square(image, size))
 
 
 def center_square(image: np.ndarray, size: int) -> np.ndarray:
@@ -51,7 +53,10 @@ class Stylizer:
         self._transfer = tf.function(model.transfer, reduce_retracing=True)
 
     def embed(self, style: np.ndarray) -> tf.Tensor:
-        """z of a style image given as (H, W, 3) RGB 0..255."""
+        """z (1, embedding_dim) of a style image given as (H, W, 3) RGB 0..255."""
+        if min(style.shape[:2]) < MIN_SIDE:
+            raise NstError(f"style image is {style.shape[1]}x{style.shape[0]}; it needs at least "
+                           f"{MIN_SIDE} px on each side")
         return tf.cast(self._embed(tf.constant(style_input(style, self.style_size))), tf.float32)
 
     def blend(self, styles: list[np.ndarray], weights: list[float] | None = None) -> tf.Tensor:
@@ -112,3 +117,29 @@ class Stylizer:
             c = center_square(c, size)
             rows.append([c.astype(np.uint8)] + [self.decode(c, z) for z in zs])
         return np.concatenate([np.concatenate(r, axis=1) for r in rows], axis=0)
+
+
+class MediaRunner(MediaStylizer):
+    """``nst arbitrary stylize`` over images, folders and videos with one blended style.
+
+    The style embedding is computed once; ``strength`` < 1 moves it towards each frame's own
+    embedding; ``preserve_colors`` keeps each content's chrominance (YIQ) afterwards.
+    """
+
+    def __init__(self, stylizer: Stylizer, styles: list[np.ndarray], weights: list[float] | None = None, *,
+                 strength: float = 1.0, preserve_colors: bool = False, max_size: int | None = None,
+                 batch_size: int = 1, tag: str = "arbitrary"):
+        if not 0.0 <= strength <= 1.0:
+            raise NstError(f"--strength must be between 0 and 1, got {strength}")
+        self.stylizer, self.strength, self.keep_colors = stylizer, strength, preserve_colors
+        self.max_size, self.batch_size, self.tag = max_size, batch_size, tag
+        self.z = stylizer.blend(styles, weights)
+
+    def stylize(self, images: np.ndarray) -> np.ndarray:
+        out = []
+        for image in np.asarray(images, dtype=np.float32):
+            z = self.z if self.strength == 1.0 else (
+                (1.0 - self.strength) * self.stylizer.embed(image) + self.strength * self.z)
+            y = self.stylizer.decode(image, z).astype(np.float32)
+            out.append(preserve_colors(image, y) if self.keep_colors else y)
+        return np.clip(np.stack(out), 0.0, 255.0)

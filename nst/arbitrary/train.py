@@ -4,6 +4,9 @@ For each batch (c, s): x = T(c, P(s)); the loss network (VGG16 in the paper) giv
 features, and the student's ``transfer_loss`` weighs content, style (Gram) and total
 variation. Adam updates the transfer network and the predictor head; the predictor's
 backbone stays frozen. Gradients are averaged over devices by ``tf.distribute``.
+
+``init: published`` (``--init published``) starts from Magenta's published model and so
+fine-tunes it on the user's paintings; ``init: FILE.npz`` starts from a model we trained.
 """
 from __future__ import annotations
 
@@ -22,9 +25,9 @@ from nst.images import load_image
 from nst.runtime import set_seed
 from nst.vgg import VGGFeatures
 
-from .checkpoint import export_model, restore_checkpoint, save_checkpoint
+from .checkpoint import assign_weights, checkpoint_config, export_model, restore_checkpoint, save_checkpoint
+from .config import ModelConfig, TrainConfig
 from .data import collect_images, make_dataset
-from .config import TrainConfig
 from .networks import ArbitraryStyleModel
 from .stylize import Stylizer
 
@@ -34,6 +37,26 @@ def make_strategy(devices: list[str] | None) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy(devices)
     gpus = tf.config.list_logical_devices("GPU")
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+def initial_model(cfg: TrainConfig, impl: ModuleType) -> ArbitraryStyleModel:
+    """A built model: random weights, the published model (``init: published``) or a model file."""
+    if cfg.init is None:
+        return ArbitraryStyleModel(cfg.model, impl, name="arbitrary").build_all()
+    if cfg.init == "published":
+        from .published import PUBLISHED_CONFIG, assign_published, load_arrays
+
+        arrays = load_arrays()
+        cfg.model = ModelConfig.from_dict(PUBLISHED_CONFIG)
+        model = ArbitraryStyleModel(cfg.model, impl, name="arbitrary").build_all()
+        assign_published(model, arrays)
+        return model
+    path = Path(cfg.init)
+    meta = checkpoint_config(path)
+    cfg.model = ModelConfig.from_dict(meta["model"])
+    model = ArbitraryStyleModel(cfg.model, impl, name="arbitrary").build_all()
+    assign_weights(model, path)
+    return model
 
 
 class Trainer:
@@ -47,8 +70,9 @@ class Trainer:
         keras.mixed_precision.set_dtype_policy(policy)
         self.strategy = make_strategy(cfg.devices)
         with self.strategy.scope():
-            self.model = ArbitraryStyleModel(cfg.model, impl, name="arbitrary").build_all()
-            opt = keras.optimizers.Adam(cfg.learning_rate)
+            self.model = initial_model(cfg, impl)
+            opt = (keras.optimizers.Adam(cfg.learning_rate) if cfg.optimizer == "adam"
+                   else keras.optimizers.SGD(cfg.learning_rate))
             self.optimizer = keras.mixed_precision.LossScaleOptimizer(opt) if cfg.mixed_precision == "float16" else opt
             self.optimizer.build(self.model.trainable_variables)
         loss_dtype = tf.float32 if cfg.mixed_precision == "none" else tf.as_dtype(cfg.mixed_precision)

@@ -1,4 +1,9 @@
-"""`nst arbitrary`: train, stylize and grid for arbitrary style transfer (Ghiasi et al. 2017)."""
+"""`nst arbitrary`: train, stylize and grid for arbitrary style transfer (Ghiasi et al. 2017).
+
+The default model is Magenta's published one (``published``: fetched with
+``nst weights fetch magenta-arbitrary`` on first use), run by our networks around the
+student's conditional instance norm and style head (``--impl``).
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +13,8 @@ from pathlib import Path
 
 from nst.errors import NstError
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "arbitrary" / "model.npz"
+DEFAULT_MODEL = "published"
+IMAGE_OUT = (".png", ".jpg", ".jpeg")
 
 
 def add_parser(sub) -> None:
@@ -20,37 +26,49 @@ def add_parser(sub) -> None:
         q.add_argument("--seed", type=int, default=seed_default,
                        help="random seed (default: the config's)" if seed_default is None else "random seed (default 0)")
         q.add_argument("--impl", choices=["assignment", "solutions"], default=None,
-                       help="student code to use (default: $NST_IMPL or solutions)")
+                       help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
 
-    t = asub.add_parser("train", help="train on a folder of photos and a folder of paintings")
+    t = asub.add_parser("train", help="train or fine-tune on a folder of photos and a folder of paintings")
     t.add_argument("--config", default="conf/arbitrary.yml", help="YAML settings (default conf/arbitrary.yml)")
     t.add_argument("--out", dest="out_dir", help="output folder (checkpoint.npz, model.npz, tb/)")
     t.add_argument("--content-dir", dest="content_dirs", action="append", help="photo folder (repeatable)")
     t.add_argument("--style-dir", dest="style_dirs", action="append", help="painting folder (repeatable)")
+    t.add_argument("--init", help="start from `published` (Magenta's model: fine-tuning) or a model .npz")
     t.add_argument("--steps", type=int)
     t.add_argument("--batch-size", type=int)
-    t.add_argument("--predictor", choices=["vgg19", "inception_v3"])
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--predictor", choices=["mobilenet_v2", "inception_v3"], help="from scratch only")
+    t.add_argument("--width", type=float, help="transfer network width (0.25 published, 1.0 paper); from scratch only")
     t.add_argument("--inception-weights", help="Keras weights file for --predictor inception_v3")
     t.add_argument("--mixed-precision", choices=["none", "bfloat16", "float16"])
     t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     common(t, seed_default=None)
     t.set_defaults(func=run_train)
 
-    for name, helptext in (("stylize", "render CONTENT in one or several styles"),
+    for name, helptext in (("stylize", "render images, folders and videos in one or several styles"),
                            ("grid", "interpolation strip between two styles")):
         s = asub.add_parser(name, help=helptext)
-        s.add_argument("content", help="content image")
-        s.add_argument("--style", action="append", required=True, help="style image (repeatable)")
-        s.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
-        s.add_argument("--model", default=str(DEFAULT_MODEL), help="model or checkpoint .npz (default: the demo model)")
+        if name == "stylize":
+            s.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image, folder of images or .mp4 video")
+        else:
+            s.add_argument("content", type=Path, help="content image")
+        s.add_argument("--style", action="append", required=True, help="style image: any painting (repeatable)")
+        s.add_argument("--model", default=DEFAULT_MODEL,
+                       help="`published` (Magenta's model, the default) or a model/checkpoint .npz from training")
         s.add_argument("--max-size", type=int, help="resize the content to this longest side first")
-        s.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
+        s.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                       help="bfloat16: faster on CPUs with AVX512_BF16")
         common(s)
     stylize, grid = asub.choices["stylize"], asub.choices["grid"]
+    stylize.add_argument("-o", "--output", type=Path, default=Path("outputs/arbitrary"),
+                         help="output folder (default outputs/arbitrary), or an image path for one input image")
     stylize.add_argument("--style-weights", help="comma-separated blend weights, one per --style")
     stylize.add_argument("--strength", type=float, default=1.0,
                          help="0 = the content's own style, 1 = the target style (default 1)")
+    stylize.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance transfer)")
+    stylize.add_argument("--max-frames", type=int, help="stylize only the first N frames of a video")
     stylize.set_defaults(func=run_stylize)
+    grid.add_argument("-o", "--output", type=Path, required=True, help="output image (.png or .jpg)")
     grid.add_argument("--steps", type=int, default=5, help="images between the two styles (default 5)")
     grid.set_defaults(func=run_grid)
 
@@ -58,10 +76,11 @@ def add_parser(sub) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from nst.arbitrary.config import load_config
 
-    model = {k: v for k, v in (("predictor", args.predictor), ("inception_weights", args.inception_weights)) if v}
+    model = {k: v for k, v in (("predictor", args.predictor), ("width", args.width),
+                               ("inception_weights", args.inception_weights)) if v}
     cfg = load_config(args.config, out_dir=args.out_dir, content_dirs=args.content_dirs, style_dirs=args.style_dirs,
-                      steps=args.steps, batch_size=args.batch_size, mixed_precision=args.mixed_precision,
-                      seed=args.seed, model=model)
+                      steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                      mixed_precision=args.mixed_precision, seed=args.seed, init=args.init, model=model)
     from nst.arbitrary.train import train
     from nst.impl import load
 
@@ -80,21 +99,29 @@ def _weights(text: str | None, n: int) -> list[float] | None:
         raise NstError(f"--style-weights must be comma-separated numbers, got {text!r}") from None
     if len(weights) != n:
         raise NstError(f"{n} --style image(s) but {len(weights)} --style-weights")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise NstError("--style-weights must be non-negative and not all zero")
     return weights
 
 
-def _prepare(args: argparse.Namespace):
-    """Validate cheap things first, then load images and the model (imports TensorFlow)."""
-    from nst.images import fit_size, load_image, resize
+def _check_common(args: argparse.Namespace) -> None:
+    if args.max_size is not None and args.max_size < 16:
+        raise NstError(f"--max-size must be at least 16 pixels, got {args.max_size}")
+    if args.model != DEFAULT_MODEL and not Path(args.model).is_file():
+        raise NstError(f"{args.model}: no such model file (use `published` or train one with `nst arbitrary train`)")
 
-    if Path(args.output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise NstError(f"{args.output}: output must end in .png or .jpg")
-    if not Path(args.model).is_file():
-        raise NstError(f"{args.model}: no such model file (train one with `nst arbitrary train`)")
-    content = load_image(args.content)
-    styles = [load_image(s) for s in args.style]
-    if args.max_size is not None:
-        content = resize(content, *fit_size(*content.shape[:2], max_size=args.max_size))
+
+def _load(args: argparse.Namespace):
+    """Style images first (cheap, and a bad one fails before the model loads), then the model."""
+    from nst.arbitrary.stylize import MIN_SIDE
+    from nst.images import load_image
+
+    styles = []
+    for s in args.style:
+        image = load_image(s)
+        if min(image.shape[:2]) < MIN_SIDE:
+            raise NstError(f"{s}: style image is {image.shape[1]}x{image.shape[0]}; it needs at least {MIN_SIDE} px a side")
+        styles.append(image)
 
     from nst.arbitrary.checkpoint import load_model
     from nst.arbitrary.stylize import Stylizer
@@ -102,27 +129,51 @@ def _prepare(args: argparse.Namespace):
     from nst.runtime import set_seed
 
     set_seed(args.seed)
-    return content, styles, Stylizer(load_model(args.model, load("arbitrary", args.impl), precision=args.precision))
+    return styles, Stylizer(load_model(args.model, load("arbitrary", args.impl), precision=args.precision))
 
 
 def run_stylize(args: argparse.Namespace) -> int:
+    from nst.media import plan
+
     weights = _weights(args.style_weights, len(args.style))
     if not 0.0 <= args.strength <= 1.0:
         raise NstError(f"--strength must be between 0 and 1, got {args.strength}")
-    content, styles, stylizer = _prepare(args)
-    from nst.images import save_image
+    if args.max_frames is not None and args.max_frames < 1:
+        raise NstError(f"--max-frames must be at least 1, got {args.max_frames}")
+    _check_common(args)
+    single = args.output.suffix.lower() in IMAGE_OUT
+    if single and (len(args.inputs) != 1 or args.inputs[0].is_dir()
+                   or args.inputs[0].suffix.lower() not in IMAGE_OUT + (".bmp", ".webp", ".tif", ".tiff")):
+        raise NstError(f"-o {args.output}: an image path takes exactly one input image; give a folder instead")
+    tag = "_".join(Path(s).stem for s in args.style)[:60]
+    jobs = plan(args.inputs, args.output.parent if single else args.output, tag)   # every input checked first
+    styles, stylizer = _load(args)
+    from nst.arbitrary.stylize import MediaRunner
 
-    save_image(stylizer.stylize(content, styles, weights, args.strength), args.output)
-    print(args.output, file=sys.stderr)
+    runner = MediaRunner(stylizer, styles, weights, strength=args.strength, preserve_colors=args.preserve_colors,
+                         max_size=args.max_size, tag=tag)
+    if single:
+        print(runner.stylize_image(jobs[0][0], args.output))
+        return 0
+    for path in runner.run(args.inputs, args.output, max_frames=args.max_frames):
+        print(path)
     return 0
 
 
 def run_grid(args: argparse.Namespace) -> int:
     if len(args.style) != 2:
         raise NstError(f"grid takes exactly two --style images, got {len(args.style)}")
-    content, styles, stylizer = _prepare(args)
-    from nst.images import save_image
+    if args.output.suffix.lower() not in IMAGE_OUT:
+        raise NstError(f"{args.output}: output must end in .png or .jpg")
+    if args.steps < 2:
+        raise NstError(f"--steps must be at least 2, got {args.steps}")
+    _check_common(args)
+    from nst.images import fit_size, load_image, resize, save_image
 
+    content = load_image(args.content)
+    if args.max_size is not None:
+        content = resize(content, *fit_size(*content.shape[:2], max_size=args.max_size))
+    styles, stylizer = _load(args)
     save_image(stylizer.strip(content, styles[0], styles[1], args.steps), args.output)
     print(args.output, file=sys.stderr)
     return 0

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("weights", help="list pretrained VGG weights: what is available, where, licence")
+    p = sub.add_parser("weights", help="list pretrained weights (VGG, the published part 3 model): where, licence")
     p.add_argument("action", nargs="?", choices=["list", "fetch", "convert"], default="list")
-    p.add_argument("name", nargs="?", help="source name for fetch/convert (vgg19, vgg16, vgg19-mat, vgg19-keras)")
+    p.add_argument("name", nargs="?", help="source name for fetch/convert (vgg19, vgg16, magenta-arbitrary, vgg19-mat, vgg19-keras)")
     p.add_argument("--url", help="fetch from this URL instead of the source's own")
     p.add_argument("--file", help="convert: read this local file of the source's format")
     p.set_defaults(func=run)
@@ -18,12 +18,16 @@ def run(args) -> int:
     if args.action == "list":
         print(f"NST_HOME = {weights.nst_home()}")
         for row in weights.describe():
-            print(f"{row['name']:<12} {row['network']:<6} {row['status']:<8} {row['where']}")
-            print(f"{'':<12} {row['description']}; licence: {row['licence']}")
+            print(f"{row['name']:<17} {row['network']:<7} {row['status']:<8} {row['where']}")
+            print(f"{'':<17} {row['description']}; licence: {row['licence']}")
         return 0
     if not args.name:
         raise NstError(f"nst weights {args.action} needs a source name: {', '.join(weights.SOURCES)}")
-    if args.action == "fetch":
+    if args.name == "magenta-arbitrary":   # two ONNX graphs, converted once into the cache
+        from nst.arbitrary.published import fetch
+
+        print(fetch())
+    elif args.action == "fetch":
         print(weights.fetch(args.name, url=args.url))
     else:
         weights.load_weights(args.name, path=args.file)  # reads, checks and caches
