@@ -62,6 +62,10 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch):
 
         run = tmp_path / "outputs" / "notebook-part1"
         assert run.is_dir() and missing_in_run(run) == [], f"{run}: {missing_in_run(run) if run.is_dir() else 'absent'}"
+        import json
+
+        assert json.loads((run / "settings.json").read_text())["smoke"] is True, \
+            "a NST_NOTEBOOK_FAST run is a smoke run: `nst course submit` leaves it out when a real run exists"
 
 
 def test_every_notebook_is_collected():
@@ -72,3 +76,17 @@ def test_every_notebook_is_collected():
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
         assert any(cell.cell_type == "markdown" for cell in notebook.cells), f"{path.name} has no text"
+
+
+@pytest.mark.parametrize("name", ["part1_gatys", "part2_fast"])
+def test_notebooks_take_their_numbers_from_the_code(name):
+    """No test machine's folders, no weights typed into the text that the code does not use."""
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    text = "\n".join(cell.source for cell in notebook.cells)
+    assert "../shared" not in text and '"shared"' not in text, "students have no ../shared"
+    assert "0.05" not in text, "part 1's content weight comes from gatys.Config"
+    if name == "part1_gatys":
+        assert "run.content_weight" in text and "self.gstep" in text
+    else:
+        assert "TrainConfig(" in text and "nst data sample-video" in text
