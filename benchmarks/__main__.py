@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import importlib
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -47,14 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--quick", action="store_true", help="smoke run: 128 px, 1 round, fewer configurations (~5 min)")
     add("--sizes", type=_ints, help="longest sides for s/iteration and inference (default 256,512,1024)")
-    add("--only", choices=["gatys", "fast", "arbitrary"], help="run one section")
+    add("--only", choices=["gatys", "quality", "cliff", "fast", "arbitrary"],
+        help="run one section (quality: time to neural-style's loss; cliff: the 1024x1024 rows)")
     add("--rounds", type=int, help="turns each configuration takes (default 3 at 256 px, 2 at 512, 1 above)")
     add("--steps", type=int, help="iterations per turn (default 1)")
     add("--explore", action="store_true", help="also time every other configuration (bfloat16, ...) up to 512 px")
     add("--memory-sizes", type=_ints, help="square sizes for peak memory (default 512,1024; 2048 takes minutes)")
-    add("--loss-size", type=int, default=256, help="size for time-to-loss (default 256)")
-    add("--loss-iterations", type=int, default=50, help="iteration cap for time-to-loss (default 50)")
-    add("--loss-fraction", type=float, default=0.15, help="target: total loss <= this x the start loss (0.15)")
+    add("--loss-size", type=int, default=256, help="longest side for time to quality (default 256)")
+    add("--loss-iterations", type=int, default=300,
+        help="Adam iterations of the neural-style reference whose final loss is the target (default 300)")
+    add("--images", type=Path, help="save each time-to-quality image and a side-by-side strip in this folder")
+    add("--cliff-timeout", type=float, default=600, help="seconds before a 1024x1024 cliff row gives up (600)")
     add("--json", type=Path, default=REPO / "benchmarks" / "results.json", help="where to write the rows")
     add("--seed", type=int, default=0, help="seed (every configuration starts from the same image)")
 
@@ -67,7 +71,8 @@ def gatys_rows(args) -> list[dict]:
     from benchmarks import ceiling, gatys
     from nst.runtime import cpu_has_bf16
 
-    rows = [{"section": "ceiling", "variant": f"3x3 conv {'x'.join(map(str, shape[1:]))} {dtype}",
+    rows = [cpu_row()]
+    rows += [{"section": "ceiling", "variant": f"3x3 conv {'x'.join(map(str, shape[1:]))} {dtype}",
              "gflops": rate, "note": "best of VGG's conv shapes"} for dtype, (rate, shape) in ceiling.measure().items()]
     for size in args.sizes:
         names = list(variants_for(size))
@@ -80,8 +85,8 @@ def gatys_rows(args) -> list[dict]:
         rounds = args.rounds or (1 if args.quick else 3 if size <= 256 else 2 if size <= 512 else 1)
         steps = args.steps or 1
         rows += gatys.side_by_side(names, size, rounds, steps, seed=args.seed, log=log)
-    log("time to a fixed loss")
-    rows += gatys.time_to_loss(args.loss_size, args.loss_iterations, args.loss_fraction, seed=args.seed, log=log)
+    rows += quality_rows(args)
+    rows += cliff_rows(args)
     for size in args.memory_sizes:
         for name in ("project adam", "project adam XLA"):
             log(f"peak memory at {size}x{size}: {name}")
@@ -89,6 +94,53 @@ def gatys_rows(args) -> list[dict]:
             rows.append(gatys.peak_memory(variant, size, steps=1))
     rows += memory_fit([r for r in rows if r["section"] == "memory" and r["variant"] == "project adam"])
     return rows
+
+
+def quality_rows(args) -> list[dict]:
+    """Time to neural-style's loss (benchmarks/quality.py), and the side-by-side strip when --images is given."""
+    import tempfile
+
+    from benchmarks import quality
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.images or Path(tmp)
+        rows = quality.run(args.loss_size, args.loss_iterations, quick=args.quick, seed=args.seed,
+                           images_dir=folder, cap=60 if args.quick else 300, log=log)
+        strip = quality.side_by_side(rows, folder / "side_by_side.jpg")
+        if args.images:
+            log(f"time-to-quality images: {strip}")
+        else:
+            for r in rows:
+                r.pop("image", None)
+    return rows
+
+
+def cliff_rows(args) -> list[dict]:
+    """Build + one Adam step at 1024x1024 (amber-sized), as nst runs it; on AVX512 CPUs also with oneDNN capped
+    to AVX2 (as on an AVX2-only CPU, where nst switches oneDNN off): the million-pixel cliff shows up here."""
+    from benchmarks import gatys
+    from nst.onednn import cpu_flags
+
+    size = 128 if args.quick else 1024
+    variants = [dataclasses.replace(gatys.VARIANTS["project adam"], square=True, seed=args.seed)]
+    if "avx512f" in cpu_flags():
+        variants.append(dataclasses.replace(variants[0], isa="AVX2"))
+    rows = []
+    for variant in variants:
+        log(f"cliff guard at {size}x{size}: {variant.name} {variant.isa or ''}")
+        row = gatys.peak_memory(variant, size, steps=1, timeout=args.cliff_timeout)
+        rows.append(dict(row, section="cliff"))
+    return rows
+
+
+def cpu_row() -> dict:
+    """The CPU's vector flags (bfloat16 rows only where it has AVX512_BF16)."""
+    from nst.onednn import cpu_flags
+
+    flags = cpu_flags()
+    have = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return {"section": "cpu", "variant": platform.processor() or platform.machine(), "flags": have,
+            "note": "flags: " + (" ".join(have) or "none of avx2/avx512f/avx512_bf16") + f"; {os.cpu_count()} cores"}
 
 
 def memory_fit(rows: list[dict]) -> list[dict]:
@@ -127,7 +179,16 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         size = f"{r['width']}x{r['height']}" if "width" in r else str(r.get("size", ""))
         note = r.get("note", "")
-        if r["section"] == "time_to_loss":
+        if r["section"] == "time_to_quality":
+            if r["seconds"] is None:
+                note = f"loss {r['total_loss']:.4g} > {r['target_total_loss']:.4g} at the cap"
+            else:
+                note = (f"{r['seconds']:.1f} s = {r['time_ratio']:.2f} x ref (CPU {r['cpu_seconds']:.0f} s = "
+                        f"{r['cpu_ratio']:.2f} x); its/scale {r['iterations_per_scale']}; "
+                        f"loss <= {r['target_total_loss']:.4g}")
+        elif r["section"] == "cliff" and "warmup_s" in r:
+            note = f"build + 1 step {r['warmup_s'] + r['s_per_iter']:.1f} s, oneDNN {'on' if r['onednn'] else 'off'}"
+        elif r["section"] == "time_to_loss":
             hit = (f"{r['seconds']:.1f} s, {r['iterations']} it" if r["seconds"] is not None
                    else f"not in {r['max_iterations']} it")
             note = (f"loss <= {r['target_total_loss']:.3g} ({r['target_fraction']:g} x start): {hit}; "
@@ -155,13 +216,15 @@ def run(args) -> int:
     args.sizes = args.sizes or ([128] if args.quick else [256, 512, 1024])
     args.memory_sizes = args.memory_sizes or ([128, 192] if args.quick else [512, 1024])
     if args.quick:
-        args.loss_size, args.loss_iterations = min(args.loss_size, 128), min(args.loss_iterations, 30)
+        args.loss_size, args.loss_iterations = min(args.loss_size, 64), min(args.loss_iterations, 20)
     started = datetime.datetime.now(datetime.timezone.utc)
     meta = {"date": started.isoformat(timespec="seconds"), "command": " ".join(sys.argv),
             "machine": platform.platform(), "processor": platform.processor(), "python": platform.python_version()}
     rows: list[dict] = []
     if args.only in (None, "gatys"):
         rows += gatys_rows(args)
+    elif args.only in ("quality", "cliff"):
+        rows += [cpu_row()] + (quality_rows(args) if args.only == "quality" else cliff_rows(args))
     for name in ("fast", "arbitrary"):
         if args.only in (None, name):
             write_atomic(args.json, json.dumps({"meta": meta, "rows": rows, "partial": True}, indent=2))

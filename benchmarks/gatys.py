@@ -36,7 +36,8 @@ class Variant:
     optimizer: str = "adam"      # adam | lbfgs (project only)
     precision: str = "float32"
     jit: bool = False            # XLA-compile each step (Config.xla, nst stylize --xla)
-    onednn: bool = True          # TF_ENABLE_ONEDNN_OPTS: on is TensorFlow's default on x86 Linux, and what nst runs
+    onednn: bool | None = None   # TF_ENABLE_ONEDNN_OPTS; None: what nst chooses (on with AVX512, off without: nst/onednn.py)
+    isa: str | None = None       # ONEDNN_MAX_CPU_ISA, e.g. "AVX2": oneDNN as on an AVX2-only CPU
     square: bool = False         # resize the content to size x size instead of keeping its aspect
     seed: int = 0                # initial noise and TF seeds
 
@@ -152,13 +153,27 @@ def serve(variant: Variant, size: int) -> None:
 class Worker:
     """The parent's handle on a ``serve`` process."""
 
-    def __init__(self, variant: Variant, size: int):
-        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if variant.onednn else "0", TF_CPP_MIN_LOG_LEVEL="2")
-        self.variant, self.size = variant, size
+    def __init__(self, variant: Variant, size: int, timeout: float | None = None):
+        from nst import onednn
+
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+        if variant.isa:
+            env["ONEDNN_MAX_CPU_ISA"] = variant.isa
+        if variant.onednn is None:
+            onednn.choose(env)
+        env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0" if variant.onednn is False else "1")
+        self.variant, self.size, self.onednn = variant, size, env["TF_ENABLE_ONEDNN_OPTS"] == "1"
         self.stderr = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.gatys", "serve", json.dumps(dataclasses.asdict(variant)), str(size)],
             cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        self.timer = None
+        if timeout:  # a stuck worker (the million-pixel cliff) is killed, and _reply says so
+            import threading
+
+            self.timer = threading.Timer(timeout, self.proc.kill)
+            self.timer.start()
         self.info = self._reply()
 
     def _reply(self) -> dict:
@@ -176,6 +191,8 @@ class Worker:
         return self._reply()
 
     def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
         with contextlib.suppress(OSError):
             self.proc.stdin.write("quit\n")
             self.proc.stdin.close()
@@ -234,16 +251,27 @@ def side_by_side(names: list[str], size: int, rounds: int, steps: int, seed: int
     return rows
 
 
-def peak_memory(variant: Variant, size: int, steps: int = 2) -> dict:
-    """Peak RSS of a fresh process that builds ``variant`` at ``size`` and runs ``steps`` iterations."""
-    worker = Worker(variant, size)
+def peak_memory(variant: Variant, size: int, steps: int = 2, timeout: float | None = None) -> dict:
+    """Peak RSS of a fresh process that builds ``variant`` at ``size`` and runs ``steps`` iterations.
+
+    With ``timeout`` a worker still busy after that many seconds is killed, and the row says so.
+    """
+    started = time.perf_counter()
+    row = {"section": "memory", "variant": variant.name + (f", oneDNN ISA {variant.isa}" if variant.isa else ""),
+           "size": size}
     try:
-        out = worker.run(steps)
-    finally:
-        worker.close()
-    return {"section": "memory", "variant": variant.name, "size": size, "height": worker.info["height"],
-            "width": worker.info["width"], "peak_rss_mb": out["peak_rss_mb"],
-            "s_per_iter": out["seconds"] / max(out["iterations"], 1), "warmup_s": worker.info["warmup_s"]}
+        worker = Worker(variant, size, timeout=timeout)
+        try:
+            out = worker.run(steps)
+        finally:
+            worker.close()
+    except RuntimeError:
+        if timeout is None or time.perf_counter() - started < timeout:
+            raise
+        return dict(row, height=size, width=size, note=f"did not finish in {timeout:.0f} s (the cliff)")
+    return dict(row, height=worker.info["height"], width=worker.info["width"], peak_rss_mb=out["peak_rss_mb"],
+                s_per_iter=out["seconds"] / max(out["iterations"], 1), warmup_s=worker.info["warmup_s"],
+                onednn=worker.onednn)
 
 
 def time_to_loss(size: int, iterations: int, fraction: float, seed: int = 0, log=print) -> list[dict]:

@@ -143,8 +143,8 @@ def validate(config: Config, n_styles: int = 1) -> None:
          "coarse_iterations", f"{stages - 1} counts >= 0 (one per scale before the last)", c.coarse_iterations)
     need(c.checkpoint_output is None or "%s" in c.checkpoint_output, "checkpoint_output", "a pattern with %s",
          c.checkpoint_output)
-    need(c.initial in ("content", "style", "noise") or Path(c.initial).is_file(), "initial",
-         "content, style, noise or an image file", repr(c.initial))
+    start_ok = c.initial in ("content", "style", "noise") or images.is_url(c.initial) or Path(c.initial).is_file()
+    need(start_ok, "initial", "content, style, noise or an image file", repr(c.initial))
     style_layer_weights(c)
     style_blend_weights(c, n_styles)
     if c.style_scales is not None and len(c.style_scales) != n_styles:

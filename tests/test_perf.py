@@ -158,3 +158,20 @@ def test_bench_cli_parses_and_table_formats():
     rows = fast.run(sizes=(32,), precisions=("float32",), reps=1, train_size=32, train_batch=2, train_reps=1)
     text = table([dict(section="fast", **r) for r in rows])
     assert "inference float32" in text and "train step float32, batch 2" in text and "ms/image" in text
+
+
+def test_time_to_quality_worker_reaches_the_references_loss_and_the_table_says_so(shared_images):
+    from benchmarks import quality
+    from benchmarks.__main__ import table
+
+    ref = quality.worker({"size": 48, "seed": 0, "overrides": {"iterations": 8}})
+    assert ref["reached"] and ref["iterations"] == 8 and (ref["height"], ref["width"]) == (36, 48)
+    fast = quality.worker({"size": 48, "seed": 0, "target": ref["loss"],
+                           "overrides": {"iterations": 60, **quality.configurations(quick=True)["lbfgs coarse-to-fine 0.5,1"]}})
+    assert fast["reached"] and fast["loss"] <= ref["loss"] and fast["final_iterations"][0] == 10
+    assert 1 <= fast["iterations"] < 60  # stopped at the target, not at the cap
+    rows = [{"section": "time_to_quality", "variant": "lbfgs", "size": 48, "height": 36, "width": 48,
+             "seconds": 3.0, "time_ratio": 0.3, "cpu_seconds": 5.0, "cpu_ratio": 0.31, "iterations_per_scale": [10, 4],
+             "target_total_loss": ref["loss"], "total_loss": fast["loss"], "reached": True}]
+    text = table(rows)
+    assert "0.30 x ref" in text and "0.31 x" in text and "[10, 4]" in text

@@ -99,11 +99,11 @@ def config_from_args(args):
 
 def _check_inputs(args, config) -> None:
     """Every refusal happens here, before the run folder exists: files, ranges, image sizes."""
-    from nst import gatys
+    from nst import gatys, images
     from nst.errors import NstError
 
     for path in [args.content] + list(args.styles):
-        if not Path(path).is_file():
+        if not images.is_url(path) and not Path(path).is_file():
             hint = " (run `nst data setup` to create the default images)" if path in (DEFAULT_CONTENT, DEFAULT_STYLE) else ""
             raise NstError(f"{path}: no such file{hint}")
     gatys.validate(config, len(args.styles))
