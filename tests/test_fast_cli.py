@@ -75,7 +75,13 @@ def test_stylize_any_size_strength_and_colors(stylizer, model_file):
     half = Stylizer(model_file, impl="solutions", strength=0.5).stylize(x)
     np.testing.assert_allclose(half, 0.5 * (x + y), atol=1e-2)
     kept = Stylizer(model_file, impl="solutions", preserve_colors=True).stylize(x)
-    assert kept.shape == x.shape and not np.allclose(kept, y)
+    assert kept.shape == x.shape
+    yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])  # NTSC
+    inside = np.all((kept > 0) & (kept < 255), axis=-1)   # not clipped back into the RGB cube
+    assert inside.mean() > 0.5
+    k, styl, photo = (np.asarray(a, np.float64)[inside] @ yiq.T for a in (kept, y, x))
+    np.testing.assert_allclose(k[:, 0], styl[:, 0], atol=0.5, err_msg="preserve_colors: the stylized luminance Y")
+    np.testing.assert_allclose(k[:, 1:], photo[:, 1:], atol=0.5, err_msg="preserve_colors: the photo's I and Q")
     with pytest.raises(NstError, match="strength"):
         Stylizer(model_file, strength=1.5)
 
@@ -148,10 +154,10 @@ def _cli(*args, cwd=REPO):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["stylize", "--model", "{model}", "{tmp}/missing.jpg"], "no such file"),
-    (["stylize", "--model", "{tmp}/missing.npz", "{tmp}/x.png"], "no such model"),
-    (["stylize", "--model", "{model}", "{tmp}/notes.txt"], "unknown file type"),
-    (["stylize", "--model", "{model}", "--strength", "2", "{tmp}/x.png"], "strength"),
+    (["stylize", "--model", "{model}", "{tmp}/missing.jpg", "-o", "{tmp}/out"], "no such file"),
+    (["stylize", "--model", "{tmp}/missing.npz", "{tmp}/x.png", "-o", "{tmp}/out"], "no such model"),
+    (["stylize", "--model", "{model}", "{tmp}/x.png", "{tmp}/notes.txt", "-o", "{tmp}/out"], "unknown file type"),
+    (["stylize", "--model", "{model}", "--strength", "2", "{tmp}/x.png", "-o", "{tmp}/out"], "strength"),
     (["train", "--config", "{tmp}/missing.yml"], "no such config"),
     (["train", "--config", "{tmp}/empty.yml", "--content-dir", "{tmp}/empty"], "no images"),
     (["export", "--model", "{tmp}/notes.txt"], "not a model file"),
@@ -164,19 +170,29 @@ def test_cli_bad_input_is_one_error_line(args, message, model_file, tmp_path, ca
     (tmp_path / "empty").mkdir()
     _image(tmp_path / "x.png", 16, 16)
     (tmp_path / "empty.yml").write_text(f"style_image: {tmp_path / 'x.png'}\nnaming: e\nmodel_path: {tmp_path}\n")
+    before = sorted(tmp_path.rglob("*"))
     code = main(["fast", *[a.format(model=model_file, tmp=tmp_path) for a in args]])
     err = capsys.readouterr().err
     assert code == 2, err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and message in errors[0], err
-    assert not list(tmp_path.glob("*_untrained.*")), "no output for a failed run"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert sorted(tmp_path.rglob("*")) == before, "no output (file or folder) for a failed run"
 
 
 def test_cli_error_from_a_subprocess(tmp_path):
     """The real console entry: exit status 2, one error line, no traceback."""
-    proc = _cli("stylize", "--model", tmp_path / "missing.npz", tmp_path / "x.jpg")
+    proc = _cli("stylize", "--model", tmp_path / "missing.npz", tmp_path / "x.jpg", "-o", tmp_path / "out")
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.strip().splitlines() if not _tf_log(line)]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "no such model" in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _tf_log(line: str) -> bool:
+    """Start-up lines that are not errors: nst's device banner ("nst: TensorFlow 2.x on ...") and
+    TensorFlow's own C++ logging."""
+    return line.startswith(("nst: TensorFlow ", "WARNING: All log messages before absl", "I0000 ", "W0000 ",
+                            "E0000 ", "To enable the following instructions")) or "cpu_feature_guard" in line
 
 
 def test_cli_stylize_writes_the_output(model_file, tmp_path):

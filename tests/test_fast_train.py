@@ -97,7 +97,7 @@ def test_config_errors(tmp_path):
         load_config(bad)
     for name in FAST_CONFIGS:
         config = load_config(REPO / "conf" / f"{name}.yml")
-        assert config.content_layers and config.style_layers, conf
+        assert config.content_layers and config.style_layers, name
 
 
 def _weights(net) -> dict:
@@ -113,8 +113,15 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     whole = train(_config(tmp_path / "a", content), steps=4, impl="solutions")
     first = train(_config(tmp_path / "b", content), steps=2, impl="solutions")
     assert first["step"] == 2
-    resumed = train(_config(tmp_path / "b", content), steps=4, impl="solutions")  # picks up ckpt-2
+    computed: list[int] = []
+    resumed = train(_config(tmp_path / "b", content), steps=4, impl="solutions",  # picks up ckpt-2
+                    callback=lambda step, losses: computed.append(step))
     assert resumed["step"] == 4
+    # A seeded restart from scratch ends with the same weights: the steps prove it resumed.
+    assert computed == [3, 4], "the rerun continues after the checkpoint of step 2"
+    from nst.fast.model import read_model
+
+    assert read_model(resumed["model"])[1]["resumed_from"] == 2
     assert resumed["losses"]["total"] == pytest.approx(whole["losses"]["total"], rel=1e-4)
     a, b = _weights(whole["net"]), _weights(resumed["net"])
     for name in a:

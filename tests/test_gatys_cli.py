@@ -23,10 +23,11 @@ def stylize(pair, run_dir, *extra, iterations=6):
                  "--run-dir", str(run_dir), "--seed", "3", "--impl", "solutions", *extra])
 
 
-def test_killed_run_resumes_to_the_same_image(pair, tmp_path, monkeypatch):
+def killed_and_resumed(pair, tmp_path, monkeypatch) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """An uninterrupted 6-step run, and one killed after step 5 (checkpoints every 2) then rerun:
+    (uninterrupted image, resumed image, the steps the rerun computed)."""
     assert stylize(pair, tmp_path / "a", "--checkpoint-iterations", "2") == 0
     uninterrupted = np.asarray(Image.open(tmp_path / "a" / "final.png"))
-
     real = optimize._after_step
 
     def killed_at_5(st, step, *args, **kwargs):
@@ -38,11 +39,31 @@ def test_killed_run_resumes_to_the_same_image(pair, tmp_path, monkeypatch):
     assert stylize(pair, tmp_path / "b", "--checkpoint-iterations", "2") == 130
     assert not (tmp_path / "b" / "final.png").exists()
     assert (tmp_path / "b" / "checkpoint_00004.png").exists()
-    monkeypatch.setattr(optimize, "_after_step", real)
+    steps: list[int] = []
 
+    def counted(st, step, *args, **kwargs):
+        steps.append(step)
+        real(st, step, *args, **kwargs)
+
+    monkeypatch.setattr(optimize, "_after_step", counted)
     assert stylize(pair, tmp_path / "b", "--checkpoint-iterations", "2") == 0
-    resumed = np.asarray(Image.open(tmp_path / "b" / "final.png"))
+    return uninterrupted, np.asarray(Image.open(tmp_path / "b" / "final.png")), steps
+
+
+def test_killed_run_resumes_to_the_same_image(pair, tmp_path, monkeypatch, capsys):
+    uninterrupted, resumed, steps = killed_and_resumed(pair, tmp_path, monkeypatch)
+    assert "at iteration 4" in capsys.readouterr().out
+    # A seeded restart from scratch gives the same image too: the steps prove it resumed.
+    assert steps == [5, 6], "the rerun continues after the last checkpoint (iteration 4)"
     np.testing.assert_array_equal(resumed, uninterrupted)
+
+
+def test_resume_test_fails_when_restoring_is_a_no_op(pair, tmp_path, monkeypatch):
+    """The test above, on a build whose restore does nothing (a restart from scratch)."""
+    monkeypatch.setattr(optimize, "restore_checkpoint", lambda st: 0)
+    uninterrupted, resumed, steps = killed_and_resumed(pair, tmp_path, monkeypatch)
+    np.testing.assert_array_equal(resumed, uninterrupted)   # the image alone cannot tell
+    assert steps == [1, 2, 3, 4, 5, 6]
 
 
 def test_outputs_settings_and_tensorboard(pair, tmp_path, capsys):
@@ -75,6 +96,64 @@ def test_two_styles_blend_scales_preserve_colors_and_preset(pair, tmp_path, shar
     settings = json.loads((tmp_path / "m" / "settings.json").read_text())
     assert settings["style_weight"] == 500 and settings["pooling"] == "avg" and settings["normalization"] == "neural-style"
     assert Image.open(tmp_path / "m" / "final.png").size == (48, 36)
+
+
+YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])  # NTSC RGB -> YIQ
+
+
+def _final(run_dir) -> np.ndarray:
+    return np.asarray(Image.open(run_dir / "final.png"), np.float64)
+
+
+def test_style_blend_weights_weigh_the_styles(pair, tmp_path, shared_images):
+    """Weights 1,0 give exactly the first style's result; 0,1 the second's; 0.5,0.5 neither."""
+    content, style = pair
+    second = str(shared_images / "styles" / "the_scream.jpg")
+    runs = {}
+    for name, styles, blend in (("a", [style], None), ("b", [second], None), ("a0", [style, second], "1,0"),
+                                ("0b", [style, second], "0,1"), ("ab", [style, second], "0.5,0.5")):
+        extra = ["--style-blend-weights", blend] if blend else []
+        assert main(["stylize", content, "--styles", *styles, *extra, "--max-size", "48", "--iterations", "4",
+                     "--run-dir", str(tmp_path / name), "--seed", "1", "--impl", "solutions"]) == 0
+        runs[name] = _final(tmp_path / name)
+    assert np.abs(runs["a0"] - runs["a"]).max() <= 1, "weights 1,0: the second style counts for nothing"
+    assert np.abs(runs["0b"] - runs["b"]).max() <= 1, "weights 0,1: the first style counts for nothing"
+    assert np.abs(runs["ab"] - runs["a"]).mean() > 1 and np.abs(runs["ab"] - runs["b"]).mean() > 1
+
+
+def test_style_scales_change_the_style_the_optimiser_sees(pair, tmp_path):
+    from nst import gatys
+    from nst.images import resize
+
+    content, style = pair
+    for name, scale in (("one", "1"), ("two", "2")):
+        assert stylize(pair, tmp_path / name, "--style-scales", scale, iterations=4) == 0
+    assert np.abs(_final(tmp_path / "one") - _final(tmp_path / "two")).mean() > 1, "--style-scales must matter"
+    rng = np.random.default_rng(0)
+    art = rng.uniform(0, 255, (30, 40, 3)).astype(np.float32)
+    np.testing.assert_array_equal(gatys.fit_style(art, 36, 48, 1.0), resize(art, 36, 48))
+    big = resize(art, 72, 96)                        # scale 2: the centre of the twice-as-large style
+    np.testing.assert_array_equal(gatys.fit_style(art, 36, 48, 2.0), big[18:54, 24:72])
+    half = resize(art, 18, 24)                       # scale 0.5: the half-size style, mirror-tiled
+    tiled = gatys.fit_style(art, 36, 48, 0.5)
+    np.testing.assert_array_equal(tiled[:18, :24], half)
+    np.testing.assert_array_equal(tiled[18:, :24], half[::-1])
+    np.testing.assert_array_equal(tiled[:, 24:], tiled[:, :24][:, ::-1])
+
+
+def test_preserve_colors_keeps_the_contents_colours(pair, tmp_path):
+    """The result's luminance Y is the stylized one; its chrominance I, Q the content's (YIQ)."""
+    from nst.images import load_image, resize
+
+    assert stylize(pair, tmp_path / "plain", iterations=4) == 0
+    assert stylize(pair, tmp_path / "kept", "--preserve-colors", iterations=4) == 0
+    plain, kept = _final(tmp_path / "plain") @ YIQ.T, _final(tmp_path / "kept") @ YIQ.T
+    photo = resize(load_image(pair[0]), *kept.shape[:2]).astype(np.float64) @ YIQ.T
+    inside = np.all((_final(tmp_path / "kept") > 0) & (_final(tmp_path / "kept") < 255), axis=-1)
+    assert inside.mean() > 0.9
+    np.testing.assert_allclose(kept[inside][:, 1:], photo[inside][:, 1:], atol=2.0, err_msg="I, Q of the content")
+    np.testing.assert_allclose(kept[inside][:, 0], plain[inside][:, 0], atol=2.0, err_msg="Y of the stylized image")
+    assert np.abs(plain[..., 1:] - photo[..., 1:]).mean() > 2, "without the option the colours change"
 
 
 @pytest.mark.parametrize("argv, message", [
