@@ -1,7 +1,6 @@
 """Shared test set-up: ``--impl`` picks the student code, ``shared_images`` the real data."""
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
@@ -22,8 +21,23 @@ def impl(request) -> str:
 
 @pytest.fixture(scope="session")
 def impl_module(impl):
-    """``impl_module("style_transfer")`` imports that module from the chosen implementation."""
-    return lambda name: importlib.import_module(f"{impl}.{name}")
+    """``impl_module("style_transfer")`` imports that module from the chosen implementation.
+
+    Under ``nst grade`` it is a proxy instead: the student code runs in a sandboxed worker
+    process and only plain data comes back (nst/grading/remote.py).
+    """
+    from nst.grading.remote import module_loader
+
+    return module_loader(impl)
+
+
+@pytest.fixture(scope="session")
+def scenario(impl):
+    """``scenario(fn, "style_transfer", ...)``: ``fn(<those student modules>)``; in the worker under
+    ``nst grade``. ``fn`` lives in a helper module here (tests/scenarios.py) and returns plain data."""
+    from nst.grading.remote import scenario_runner
+
+    return scenario_runner(impl)
 
 
 @pytest.fixture(scope="session")

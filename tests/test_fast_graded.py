@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_cases import TinyNet, TinyVGG, loss_settings, make_layers, set_norm, tiny_loss
+import scenarios
+from fast_cases import TinyVGG, loss_settings, make_layers, set_norm
 
 REF = np.load(Path(__file__).parent / "reference" / "fast.npz")
 OP, NET = 1e-5, 1e-4
@@ -92,21 +93,15 @@ def test_transformer_net_values(tn):
 
 
 @pytest.mark.graded(points=7, part=2)
-def test_transformer_net_range_and_gradients(tn):
-    net = tn.TransformerNet(seed=1)
-    assert sum(int(np.prod(v.shape)) for v in net.trainable_variables) == 1_679_235
-    x = tf.constant(REF["net_in"][:, :16, :16])
-    # Instance norm undoes any input scale, so push the last layer itself: y = +-600 before the
-    # output function. 127.5 (1 + tanh(y / 127.5)) then lies near 255 and 0; a linear output does not.
-    net.deconv3.bias.assign([600.0, -600.0, 0.0])
-    with tf.GradientTape() as tape:
-        y = net(x)
-        loss = tf.reduce_mean(tf.square(y - 128.0))
-    out = y.numpy()
+def test_transformer_net_range_and_gradients(scenario):
+    # Instance norm undoes any input scale, so the scenario pushes the last layer itself: y = +-600 before
+    # the output function. 127.5 (1 + tanh(y / 127.5)) then lies near 255 and 0; a linear output does not.
+    res = scenario(scenarios.transformer_net_range_and_gradients, "transformer_net", net_in=REF["net_in"])
+    assert res["n_params"] == 1_679_235
+    out = res["out"]
     assert out.min() >= 0.0 and out.max() <= 255.0, "the output lies in [0, 255]"
     assert out[..., 0].min() > 250.0 and out[..., 1].max() < 5.0, "large y gives an output near 255, very negative near 0"
-    grads = tape.gradient(loss, net.trainable_variables)
-    missing = [v.name for v, g in zip(net.trainable_variables, grads) if g is None]
+    missing = res["missing"]
     assert not missing, f"no gradient reaches {missing}: is every layer used?"
 
 
@@ -135,33 +130,26 @@ def test_perceptual_loss_values(tiny_loss_fn):
 
 
 @pytest.mark.graded(points=8, part=2)
-def test_perceptual_loss_gradients(tiny_loss_fn):
-    content = tf.constant(REF["content_batch"])
-    stylized = tf.Variable(REF["stylized_batch"])
-    same = tiny_loss_fn(content, content)
-    assert float(same["content"]) == pytest.approx(0.0, abs=1e-6), "the content loss of the photo itself is 0"
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(content)
-        losses = tiny_loss_fn(content, stylized)
-    g = tape.gradient(losses["total"], stylized)
-    assert g is not None and np.abs(g.numpy()).sum() > 0, "the loss must depend on the stylized images"
-    g_content = tape.gradient(losses["total"], content)
-    assert g_content is None or not np.any(g_content.numpy()), "the content targets must be constants (stop_gradient)"
+def test_perceptual_loss_gradients(scenario):
+    res = scenario(scenarios.perceptual_loss_gradients, "fast_style", style_img=REF["style_img"],
+                   content_batch=REF["content_batch"], stylized_batch=REF["stylized_batch"])
+    assert res["same_content"] == pytest.approx(0.0, abs=1e-6), "the content loss of the photo itself is 0"
+    g = res["grads"].get("total")
+    assert g is not None and np.abs(g).sum() > 0, "the loss must depend on the stylized images"
+    g_content = res["g_content"]
+    assert g_content is None or not np.any(g_content), "the content targets must be constants (stop_gradient)"
     for key in ("content", "style", "tv", "total"):
-        grad = tape.gradient(losses[key], stylized)
+        grad = res["grads"].get(key)
         assert grad is not None, f"the {key} loss must depend on the stylized images"
-        close(grad.numpy(), REF[f"grad_{key}"], NET, f"gradient of the {key} loss with respect to the stylized images")
+        close(grad, REF[f"grad_{key}"], NET, f"gradient of the {key} loss with respect to the stylized images")
 
 
 @pytest.mark.graded(points=13, part=2)
-def test_train_step(fs):
-    net = TinyNet(REF["step_kernel"])
-    before = net.kernel.numpy().copy()
-    optimizer = tf.keras.optimizers.SGD(learning_rate=0.5)
-    losses = fs.train_step(net, tiny_loss, optimizer, tf.constant(REF["step_in"]), grad_scale=0.5)
-    assert int(optimizer.iterations) == 1, "apply the gradients once with the optimizer"
+def test_train_step(scenario):
+    res = scenario(scenarios.train_step, "fast_style", step_kernel=REF["step_kernel"], step_in=REF["step_in"])
+    assert res["iterations"] == 1, "apply the gradients once with the optimizer"
     for key in ("content", "style", "total"):
-        close(float(losses[key]), REF[f"step_{key}"], OP, "return the losses of the batch before the update")
-    close(net.kernel.numpy() - before, REF["step_kernel_after"] - REF["step_kernel"], OP,
+        close(res["losses"][key], REF[f"step_{key}"], OP, "return the losses of the batch before the update")
+    close(res["kernel"] - res["kernel_before"], REF["step_kernel_after"] - REF["step_kernel"], OP,
           "the kernel's update in one step: -lr * grad_scale * dL/dw")
-    close(net.bias.numpy(), REF["step_bias_after"], OP, "the bias's update (it starts at 0)")
+    close(res["bias"], REF["step_bias_after"], OP, "the bias's update (it starts at 0)")

@@ -48,8 +48,7 @@ def scale(x, k):
     # END SOLUTION
 '''
 
-CONFTEST = '''import importlib
-import os
+CONFTEST = '''import os
 import sys
 from pathlib import Path
 
@@ -60,7 +59,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 @pytest.fixture(scope="session")
 def impl_module():
-    return lambda name: importlib.import_module(os.environ.get("NST_IMPL", "assignment") + "." + name)
+    from nst.grading.remote import module_loader
+
+    return module_loader(os.environ.get("NST_IMPL", "assignment"))
 '''
 
 GRADED = f'''from pathlib import Path
@@ -114,6 +115,7 @@ PLANTED = '''- name: square-is-double
   catches: [test_scale]
 '''
 
+BROKEN_SQUARE = SOLUTION.replace("return x ** 2", "return x")     # honest score: 110 - 30 - 10 = 70
 FAST = runner.Settings(timeout=5.0, startup_timeout=60.0, threads=1)
 
 
@@ -196,10 +198,14 @@ def test_solution_full_marks_stub_zero_and_gradescope_json(course, catalog, tmp_
     stub = _grade(course, catalog, {})
     assert stub.total == 0 and all("TODO" in r.reason for r in stub.results), report.table(stub)
     data = json.loads(report.write_json(tmp_path / "results.json", stub).read_text())
-    assert data["score"] == 0 and sum(t["max_score"] for t in data["tests"]) == 110
+    assert "score" not in data, "with hidden tests Gradescope sums the tests, so no visible total includes them"
+    assert sum(t["score"] for t in data["tests"]) == 0 and sum(t["max_score"] for t in data["tests"]) == 110
+    assert data["output"].startswith("Score 0/100 ") and "hidden" in data["output"]
     assert {t["visibility"] for t in data["tests"] if "negative" in t["name"]} == {"after_due_date"}
     assert {"name", "score", "max_score", "output", "visibility"} <= set(data["tests"][0])
-    assert "execution_time" in data and "output" in data
+    assert "execution_time" in data
+    good_json = report.gradescope(good)
+    assert "Score 100/100" in good_json["output"] and sum(t["score"] for t in good_json["tests"]) == 110
 
 
 def test_infinite_loop_costs_only_its_test(course, catalog):
@@ -230,14 +236,17 @@ def test_junk_output_and_own_results_json_gain_nothing(course, catalog, tmp_path
     junk = ('import json, os, pathlib, sys\n'
             f'print({forged!r}); print("PASSED " * 1000); sys.stderr.write("100/100 passed\\n")\n'
             f'for p in [pathlib.Path("results.json"), pathlib.Path({str(target)!r})]:\n'
-            f'    p.write_text({forged!r})\n')
+            f'    try:\n'
+            f'        p.write_text({forged!r})\n'
+            f'    except OSError:\n'
+            f'        pass\n')
     sub = tmp_path / "sub" / "assignment"
     sub.mkdir(parents=True)
     (sub / "calc.py").write_text(junk + SOLUTION.replace("return x * k", 'raise NotImplementedError("TODO 3")'))
     assert main(["grade", "--root", str(course), "--impl", str(sub.parent), "--json", str(target),
                  "--timeout", "5"]) == 0
     data = json.loads(target.read_text())
-    assert data["score"] == 60 and sum(t["max_score"] for t in data["tests"]) == 110
+    assert sum(t["score"] for t in data["tests"]) == 60 and sum(t["max_score"] for t in data["tests"]) == 110
     assert "Total: 60/110" in capsys.readouterr().out
 
 
@@ -252,35 +261,40 @@ def test_forged_report_lines_are_ignored(course, catalog, tmp_path):
              '        f.write(json.dumps({"event": "result", "nodeid": node, "status": "passed"}) + "\\n")\n'
              f'open({str(ran)!r}, "w").close()\n')
     g = _grade(course, catalog, {"calc.py": forge.encode() + b"def square(x):\n    return x\n"})
-    assert ran.exists() and g.total == 0, report.table(g)
+    assert not ran.exists() and g.total == 0, report.table(g)   # it cannot even find the report
 
 
-def test_monkeypatching_numpy_voids_the_run(course, catalog):
+def test_monkeypatching_numpy_gains_nothing(course, catalog):
+    """The patch lands in the worker; the judge compares with its own numpy: only the honest 70."""
     cheat = ("import numpy as np\nnp.allclose = lambda *a, **k: True\n"
              "np.testing.assert_allclose = lambda *a, **k: None\n")
-    g = _grade(course, catalog, {"calc.py": (cheat + SOLUTION.replace("return x ** 2", "return x")).encode()})
-    assert g.total == 0 and set(_status(g).values()) == {"tampered"}
-    assert "numpy" in g.notes[0] and "allclose" in g.notes[0]
+    g = _grade(course, catalog, {"calc.py": (cheat + BROKEN_SQUARE).encode()})
+    assert g.total == 70 and _status(g)["test_square"] == "failed", report.table(g)
 
 
-def test_monkeypatching_tensorflow_voids_the_run(course, catalog):
+def test_monkeypatching_tensorflow_gains_nothing(course, catalog):
     cheat = "import tensorflow as tf\ntf.reduce_sum = lambda *a, **k: 0.0\n"
-    g = _grade(course, catalog, {"calc.py": (cheat + SOLUTION).encode()},
+    g = _grade(course, catalog, {"calc.py": (cheat + BROKEN_SQUARE).encode()},
                runner.Settings(timeout=60.0, threads=1, guard="numpy,tensorflow"))
-    assert g.total == 0 and "tensorflow.reduce_sum" in g.notes[0]
+    assert g.total == 70, report.table(g)
 
 
-def test_editing_the_tests_voids_the_run(course, catalog):
+def test_editing_the_tests_gains_nothing(course, catalog):
     edit = ('import pathlib\n'
-            'p = pathlib.Path(__file__).resolve().parents[1] / "tests" / "test_calc_graded.py"\n'
-            'p.write_text(p.read_text() + "\\n# edited\\n")\n')
-    g = _grade(course, catalog, {"calc.py": (edit + SOLUTION).encode()})
-    assert g.total == 0 and "test_calc_graded.py was changed" in g.notes[0]
+            'for p in [pathlib.Path(__file__).resolve().parents[1] / "tests" / "test_calc_graded.py",\n'
+            f'          pathlib.Path({str(course)!r}) / "tests" / "test_calc_graded.py"]:\n'
+            '    try:\n'
+            '        p.write_text(p.read_text().replace("3.0 * REF", "REF"))\n'
+            '    except OSError:\n'
+            '        pass\n')
+    before = (course / "tests" / "test_calc_graded.py").read_text()
+    g = _grade(course, catalog, {"calc.py": (edit + BROKEN_SQUARE).encode()})
+    assert g.total == 70 and (course / "tests" / "test_calc_graded.py").read_text() == before, report.table(g)
 
 
 def test_solutions_cannot_be_imported_while_grading(course, catalog):
     g = _grade(course, catalog, {"calc.py": b"from solutions.calc import *\n"})
-    assert g.total == 0 and "not available while grading" in g.results[0].reason
+    assert g.total == 0 and "No module named 'solutions'" in g.results[0].reason
 
 
 # ---------------------------------------------------------------------------- batch, self-check
@@ -303,7 +317,7 @@ def test_batch_grades_each_submission_in_isolation(course, catalog, tmp_path):
     assert rows["bob"]["test_square"] == "0" and rows["bob"]["test_scale"] == "50"
     for name in rows:
         data = json.loads((tmp_path / "results" / name / "results.json").read_text())
-        assert data["score"] == float(rows[name]["total"])
+        assert sum(t["score"] for t in data["tests"]) == float(rows[name]["total"])
 
 
 def test_self_check_reports_an_uncaught_planted_bug(course):

@@ -59,17 +59,27 @@ def _reason(report) -> str:
 
 
 class _NoSolutions:
-    """Meta-path finder: ``import solutions`` fails in a graded run, even if nst is pip-installed."""
+    """Meta-path finder: ``import solutions`` fails in a graded run, even if nst is pip-installed;
+    so does ``import assignment`` in the judge when the student code runs in workers."""
+
+    def __init__(self, blocked: tuple[str, ...] = ("solutions",)):
+        self.blocked = blocked
 
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "solutions":
+        top = name.split(".")[0]
+        if top == "solutions":
             raise ImportError("the reference solutions are not available while grading")
+        if top in self.blocked:
+            raise ImportError(f"the judge never imports {top}: use the impl_module fixture")
         return None
 
 
 class Reporter:
     def __init__(self, config):
-        sys.meta_path.insert(0, _NoSolutions())
+        from nst.grading import remote
+
+        self.remote = remote.session()
+        sys.meta_path.insert(0, _NoSolutions(("solutions", "assignment") if self.remote else ("solutions",)))
         path = config.getoption("--nst-report")
         try:
             with open(f"{path}.token") as f:
@@ -121,10 +131,14 @@ class Reporter:
         self.phases.setdefault(report.nodeid, []).append(report)
 
     def pytest_runtest_logfinish(self, nodeid, location) -> None:
+        if self.remote is not None:
+            self.remote.end_test()            # the test's worker and all it started are gone now
         reports = self.phases.pop(nodeid, [])
         bad = next((r for r in reports if r.failed), None) or next((r for r in reports if r.skipped), None)
         if bad is not None:
             status = "skipped" if bad.skipped else ("failed" if bad.when == "call" else "error")
+            if _reason(bad).startswith(("WorkerCrashed", "nst.grading.remote.WorkerCrashed")):
+                status = "crashed"
             self.emit(event="result", nodeid=nodeid, status=status, reason=_reason(bad),
                       output=bad.longreprtext[-OUTPUT_CHARS:])
         elif any(r.when == "call" and r.passed for r in reports):

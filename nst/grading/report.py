@@ -60,14 +60,20 @@ def part_lines(grade: Grade) -> list[str]:
     return lines
 
 
-def summary(grade: Grade) -> str:
-    counts = Counter(r.status for r in grade.results)
+def summary(grade: Grade, visible_only: bool = False) -> str:
+    """'Score x/y (n passed, ...).' and the notes; ``visible_only``: hidden tests are left out of both."""
+    results = [r for r in grade.results if not (visible_only and r.test.hidden)]
+    counts = Counter(r.status for r in results)
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    return "\n".join([f"Score {_pts(grade.total)}/{_pts(grade.max_total)} ({parts})."] + grade.notes)
+    earned, possible = sum(r.earned for r in results), sum(r.test.points for r in results)
+    hidden = len(grade.results) - len(results)
+    more = [f"{hidden} hidden test(s) are graded too; their points appear after the due date."] if hidden else []
+    return "\n".join([f"Score {_pts(earned)}/{_pts(possible)} ({parts})."] + more + grade.notes)
 
 
 def gradescope(grade: Grade) -> dict:
-    """Gradescope's results format; hidden tests (tests/hidden/) are visible after the due date."""
+    """Gradescope's results format; hidden tests (tests/hidden/) are visible after the due date, and their
+    points are in neither the top-level output nor a top-level score before it."""
     label = names([r.test for r in grade.results])
     tests = []
     for r in grade.results:
@@ -77,8 +83,11 @@ def gradescope(grade: Grade) -> dict:
         tests.append({"name": f"part {r.test.part}: {label[r.test.nodeid]}", "score": r.earned,
                       "max_score": r.test.points, "status": "passed" if r.status == "passed" else "failed",
                       "output": text, "visibility": "after_due_date" if r.test.hidden else "visible"})
-    return {"score": grade.total, "execution_time": round(grade.seconds, 1), "output": summary(grade),
-            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+    out = {"execution_time": round(grade.seconds, 1), "output": summary(grade, visible_only=True),
+           "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+    if not any(r.test.hidden for r in grade.results):
+        out["score"] = grade.total     # with hidden tests Gradescope sums the tests' scores itself,
+    return out                         # showing each hidden one only after the due date
 
 
 def write_json(path: Path, grade: Grade) -> Path:

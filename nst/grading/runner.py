@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
 from nst.errors import NstError
-from nst.grading import integrity, workspace
+from nst.grading import integrity, sandbox, workspace
+from nst.grading.remote import CONTROL_ENV
 
 EXIT_GRACE_S = 10.0
 
@@ -91,6 +92,8 @@ class Settings:
     threads: int | None = None       # TF/OpenMP threads per child (None: all cores)
     seed: int = 0
     guard: str | None = None         # modules to snapshot (None: Course.guard)
+    limits: sandbox.Limits = sandbox.Limits()   # memory, CPU, file size, processes of a worker
+    hide: tuple[str, ...] = ()       # more folders the workers must not see (the batch, the outputs)
 
 
 # ---------------------------------------------------------------------------- one child
@@ -165,9 +168,21 @@ def child_env(root: Path, work: Path, settings: Settings) -> dict[str, str]:
     return env
 
 
+def scrub(text: str, work: Path, root: Path) -> str:
+    """``text`` with the grader's own paths taken out: test files relative, the rest named only."""
+    for path, name in ((f"{work}/", ""), (f"{root}/", "<course>/"), (f"{sys.prefix}/", "<python>/"),
+                       (f"{sys.base_prefix}/", "<python>/"), (f"{Path(tempfile.gettempdir())}/", "<tmp>/"),
+                       (str(work), "."), (str(root), "<course>")):
+        text = text.replace(path, name)
+    return text
+
+
 def _run_child(root: Path, work: Path, private: Path, args: list[str], settings: Settings,
-               outcomes: dict[str, tuple[str, str, str]], state: dict) -> None:
-    """One pytest process; fills ``outcomes`` {nodeid: (status, reason, output)} and ``state``."""
+               outcomes: dict[str, tuple[str, str, str]], state: dict, submission: tuple | None = None) -> None:
+    """One pytest process; fills ``outcomes`` {nodeid: (status, reason, output)} and ``state``.
+
+    ``submission`` = (trusted files, modules): the student code runs in a sandboxed zygote's
+    workers started for this process (``sandbox``), which are all gone when this returns."""
     token = secrets.token_hex(16)
     report = private / f"report-{token[:8]}.jsonl"
     report.touch()
@@ -176,8 +191,20 @@ def _run_child(root: Path, work: Path, private: Path, args: list[str], settings:
     cmd = [sys.executable, "-m", "pytest", "-p", "nst.grading.plugin", "-p", "no:cacheprovider",
            f"--nst-report={report}", f"--nst-guard={guard}", "--rootdir", str(work), "-c", str(work / "pytest.ini"),
            "-q", "--tb=short", "--continue-on-collection-errors", *args]
-    proc = subprocess.Popen(cmd, cwd=work, env=child_env(root, work, settings), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    env = child_env(root, work, settings)
+    zygote = None
+    if submission is not None:
+        zygote = sandbox.start(root, submission[0], submission[1], env, settings.limits, settings.timeout,
+                               settings.hide, tuple(m for m in (settings.guard or "numpy").split(",") if m))
+        env[CONTROL_ENV] = str(zygote.judge_fd)
+    try:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                pass_fds=(zygote.judge_fd,) if zygote else ())
+    except BaseException:
+        if zygote is not None:
+            zygote.stop()
+        raise
     tail = _Tail(proc.stdout)
     tail.start()
     events = _Events(report, token)
@@ -190,8 +217,8 @@ def _run_child(root: Path, work: Path, private: Path, args: list[str], settings:
                 if kind == "start":
                     current, since = event.get("nodeid"), now
                 elif kind == "result" and event.get("nodeid") == current:
-                    outcomes[current] = (str(event.get("status")), str(event.get("reason", "")),
-                                         str(event.get("output", "")))
+                    outcomes[current] = (str(event.get("status")), scrub(str(event.get("reason", "")), work, root),
+                                         scrub(str(event.get("output", "")), work, root))
                     current, since = None, now
                 elif kind == "item":
                     state["items"].append(event)
@@ -216,6 +243,8 @@ def _run_child(root: Path, work: Path, private: Path, args: list[str], settings:
             time.sleep(0.05)
     finally:
         _kill(proc)
+        if zygote is not None:
+            zygote.stop()                # every worker of this submission is gone after this
         tail.join(timeout=2)
     state["exit"] = _describe_exit(proc.returncode)
     state["last_line"] = tail.last_line()
@@ -223,7 +252,8 @@ def _run_child(root: Path, work: Path, private: Path, args: list[str], settings:
         outcomes[current] = ("crashed", f"the test process {state['exit']} during this test", "")
 
 
-def run_tests(root: Path, work: Path, nodeids: list[str], settings: Settings) -> tuple[dict, list[str], list[str]]:
+def run_tests(root: Path, work: Path, nodeids: list[str], settings: Settings,
+              submission: tuple | None = None) -> tuple[dict, list[str], list[str]]:
     """Outcomes {nodeid: (status, reason, output)}, tamper findings, notes; re-runs what a crash left."""
     outcomes: dict[str, tuple[str, str, str]] = {}
     tamper: list[str] = []
@@ -232,7 +262,7 @@ def run_tests(root: Path, work: Path, nodeids: list[str], settings: Settings) ->
     with tempfile.TemporaryDirectory(prefix="nst-grade-report-") as private:
         while remaining:
             state = {"items": [], "collect_errors": {}, "tamper": [], "stalled": None}
-            _run_child(root, work, Path(private), remaining, settings, outcomes, state)
+            _run_child(root, work, Path(private), remaining, settings, outcomes, state, submission)
             tamper += [t for t in state["tamper"] if t not in tamper]
             for nodeid in remaining:
                 error = state["collect_errors"].get(nodeid.split("::")[0])
@@ -286,8 +316,9 @@ def grade(course: Course, name: str, modules: dict[str, bytes], catalog: list[Gr
     start = time.monotonic()
     settings = replace(settings, guard=settings.guard or course.guard)
     with tempfile.TemporaryDirectory(prefix="nst-grade-") as tmp:
-        work = workspace.build(Path(tmp), course.files, {**course.stubs, **modules}, course.root)
-        outcomes, tamper, notes = run_tests(course.root, work, [t.nodeid for t in catalog], settings)
+        work = workspace.build(Path(tmp), course.files, None, course.root)   # the judge gets no student code
+        outcomes, tamper, notes = run_tests(course.root, work, [t.nodeid for t in catalog], settings,
+                                            (course.files, {**course.stubs, **modules}))
         tamper += integrity.tree_changes(work, course.files)
     results = [TestResult(t, *outcomes.get(t.nodeid, ("error", "not run", ""))) for t in catalog]
     if tamper:

@@ -7,11 +7,13 @@
     <tmp>/pytest.ini
 
 ``solutions/`` is never there. A submission is a folder or a zip holding
-``assignment/*.py`` (at any depth) or bare ``*.py`` files.
+``assignment/*.py`` (at any depth) or bare ``*.py`` files; one holding a symbolic link is refused
+(a link to ``solutions/`` would otherwise be read by the grader).
 """
 from __future__ import annotations
 
 import shutil
+import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -43,7 +45,12 @@ def _pick(names: list[str]) -> list[str]:
 
 def submission_files(path: Path) -> dict[str, bytes]:
     """{module file name: source} of a submission folder or zip; raises NstError if unreadable."""
+    if path.is_symlink():
+        raise NstError(f"{path.name}: a submission may not be a symbolic link")
     if path.is_dir():
+        links = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_symlink()]
+        if links:
+            raise NstError(f"{path.name}: symbolic links are not accepted in a submission ({links[0]})")
         names = [p.relative_to(path).as_posix() for p in path.rglob("*.py") if p.is_file()]
         read = lambda name: (path / name).read_bytes()  # noqa: E731
         sizes = {n: (path / n).stat().st_size for n in names}
@@ -51,6 +58,9 @@ def submission_files(path: Path) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(path) as zf:
             infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+            links = [n for n, i in infos.items() if stat.S_ISLNK(i.external_attr >> 16)]
+            if links:
+                raise NstError(f"{path.name}: symbolic links are not accepted in a submission ({links[0]})")
             return {PurePosixPath(n).name: zf.read(infos[n]) for n in _pick(list(infos))
                     if infos[n].file_size <= MAX_MODULE_BYTES}
     except (zipfile.BadZipFile, OSError) as e:

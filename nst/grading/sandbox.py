@@ -1,0 +1,227 @@
+"""Where and how a submission's code runs: the sandbox folder and the worker zygote.
+
+    <tmp>/nst-grade-sandboxes-XXXX/     mode 0711 (others cannot list it), one per grader process
+        data/weights/*.npz             world-readable copies of the grader's cached weights (NST_HOME)
+        <random>/lib/                  copies of the trusted ``nst`` package and the helper modules
+                                       of tests/ (``*_cases.py``, scenarios; never test files or data)
+        <random>/submission/assignment/ the stubs overwritten by the submission's modules
+        <random>/scratch/<n>/          test n's working folder: the only place its code may write
+
+``start`` launches ``python -m nst.grading.worker`` (see there) through ``unshare`` with new
+PID and mount namespaces when the kernel allows it (as root, or in a user namespace
+otherwise); in its mount namespace /tmp, the course repository, the grader's home and the
+batch/output folders are covered by empty read-only tmpfs, with only the Python installation
+and this sandbox bound back (read-only, the scratch folder excepted). When the grader runs
+as root, the workers run as the user ``nst-grader`` (created with ``useradd`` if missing).
+"""
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import site
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import nst
+
+USER = "nst-grader"
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_gb: float = 4.0         # address space of one worker (TensorFlow itself takes ~1.5 GiB)
+    cpu_seconds: int = 300         # CPU time of one worker
+    file_mb: int = 64              # largest file it may write
+    processes: int = 1024          # processes and threads of the grader user (only with its own uid)
+
+
+@functools.lru_cache(maxsize=None)
+def namespaces() -> list[str] | None:
+    """The ``unshare`` prefix that gives new PID and mount namespaces here, or None."""
+    cmd = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+    if os.geteuid() != 0:
+        cmd[1:1] = ["--user", "--map-root-user"]
+    if shutil.which("unshare") is None or os.environ.get("NST_GRADE_NO_NAMESPACES"):
+        return None
+    try:
+        ok = subprocess.run([*cmd, "true"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return cmd if ok else None
+
+
+@functools.lru_cache(maxsize=None)
+def worker_uid() -> int | None:
+    """The uid of ``nst-grader`` when the grader is root (created if missing), else None."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(USER).pw_uid
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", "--user-group", USER], check=True, capture_output=True)
+        return pwd.getpwnam(USER).pw_uid
+
+
+@functools.lru_cache(maxsize=None)
+def _parent() -> Path:
+    parent = Path(tempfile.mkdtemp(prefix="nst-grade-sandboxes-"))
+    parent.chmod(0o711)
+    atexit.register(shutil.rmtree, parent, True)
+    return parent
+
+
+def _data() -> Path:
+    """World-readable copies of the weights the library caches (once per grader process)."""
+    with _lock:
+        data = _parent() / "data"
+        if not data.exists():
+            tmp = _parent() / f".data-{secrets.token_hex(4)}"
+            (tmp / "weights").mkdir(parents=True)
+            from nst.weights import nst_home
+
+            for src in sorted((nst_home() / "weights").glob("*.npz")):
+                shutil.copyfile(src, tmp / "weights" / src.name)
+            for p in [tmp, tmp / "weights", *(tmp / "weights").iterdir()]:
+                p.chmod(0o755 if p.is_dir() else 0o644)
+            tmp.rename(data)
+        return data
+
+
+def helper_modules(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The trusted modules beside the tests that scenarios and inputs come from: tests/*.py but
+    test files and conftest.py."""
+    out = {}
+    for rel, data in files.items():
+        p = PurePosixPath(rel)
+        if len(p.parts) == 2 and p.suffix == ".py" and not p.name.startswith("test_") and p.name != "conftest.py":
+            out[p.name] = data
+    return out
+
+
+def prepare(files: dict[str, bytes], modules: dict[str, bytes]) -> Path:
+    """A fresh sandbox folder holding the library, the helpers and the submission (see the module doc)."""
+    box = _parent() / secrets.token_hex(12)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(Path(nst.__file__).parent, box / "lib" / "nst", ignore=ignore)
+    for name, data in helper_modules(files).items():
+        (box / "lib" / name).write_bytes(data)
+    package = box / "submission" / "assignment"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_bytes(b"")
+    for name, source in modules.items():
+        (package / name).write_bytes(source)
+    (box / "scratch").mkdir()
+    for p in [box, *box.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    (box / "scratch").chmod(0o711)
+    return box
+
+
+def _keep(box: Path) -> list[tuple[str, bool]]:
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             *site.getsitepackages(), *[p for p in sys.path if p.endswith("-packages")]}
+    keep = [(os.path.realpath(p), False) for p in sorted(paths) if os.path.isdir(p)]
+    return keep + [(str(_data()), False), (str(box), False), (str(box / "scratch"), True)]
+
+
+def _hide(root: Path, extra: tuple[str, ...]) -> list[str]:
+    paths = {tempfile.gettempdir(), str(root), str(Path.home()), "/tmp", *extra}
+    return sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)} - {"/"})
+
+
+@dataclass
+class Zygote:
+    proc: subprocess.Popen
+    box: Path
+    judge_fd: int               # the judge's end of the control socket (close after passing it on)
+
+    def stop(self) -> None:
+        """Kill the zygote and with it every process of this submission; wait until they are gone."""
+        try:
+            os.close(self.judge_fd)
+        except OSError:
+            pass
+        target = self.proc.pid
+        if namespaces() is not None:            # the zygote is unshare's child, pid 1 of the namespace
+            try:
+                kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+                target = int(kids[0]) if kids else target
+            except (OSError, ValueError):
+                pass
+        for pid in dict.fromkeys([target, self.proc.pid]):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if pid == target and target != self.proc.pid:
+                self.proc.wait()               # unshare returns once the namespace is empty
+        self.proc.wait()
+        uid = worker_uid()
+        if namespaces() is None and uid is not None:
+            kill_user(uid)
+        shutil.rmtree(self.box, ignore_errors=True)
+        for leftover in self.box.parent.glob(f".*-{self.box.name}.*"):
+            leftover.unlink(missing_ok=True)
+
+
+def kill_user(uid: int, timeout: float = 10.0) -> None:
+    """SIGKILL every process of ``uid`` until none is left (no namespaces: the only sure way)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if entry.stat().st_uid == uid:
+                        found.append(int(entry.name))
+                except OSError:
+                    pass
+        if not found:
+            return
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.05)
+
+
+def start(root: Path, files: dict[str, bytes], modules: dict[str, bytes], env: dict[str, str],
+          limits: Limits, timeout: float, hide: tuple[str, ...] = (), preload: tuple[str, ...] = ("numpy",)) -> Zygote:
+    """The sandbox and its zygote for one judge process; pass ``judge_fd`` to the judge."""
+    box = prepare(files, modules)
+    prefix = namespaces()
+    uid = worker_uid()
+    judge, zygote = socket.socketpair()
+    spec = {"control_fd": zygote.fileno(), "lib": str(box / "lib"), "submission_root": str(box / "submission"),
+            "scratch": str(box / "scratch"), "nst_home": str(_data()), "package": "assignment",
+            "preload": list(preload),
+            "namespaces": prefix is not None, "userns": prefix is not None and os.geteuid() != 0, "uid": uid,
+            "memory_bytes": int(limits.memory_gb * (1 << 30)), "cpu_seconds": max(limits.cpu_seconds, int(3 * timeout)),
+            "file_bytes": limits.file_mb << 20, "processes": limits.processes,
+            "hide_paths": _hide(root, hide) if prefix else [], "keep_paths": _keep(box) if prefix else []}
+    spec_path = _parent() / f".spec-{box.name}.json"
+    fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, json.dumps(spec).encode())
+    os.close(fd)
+    cmd = [*(prefix or []), sys.executable, "-m", "nst.grading.worker", str(spec_path)]
+    with open(_parent() / f".zygote-{box.name}.log", "wb") as log:   # the zygote's own errors, for debugging
+        proc = subprocess.Popen(cmd, env={**env, "PYTHONPATH": str(box / "lib")}, cwd=box, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log, pass_fds=(zygote.fileno(),), start_new_session=True)
+    zygote.close()
+    fd = judge.detach()
+    return Zygote(proc, box, fd)
