@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
 import socket
 import threading
@@ -28,6 +29,8 @@ def pixels(path: Path) -> np.ndarray:
 
 
 def error_lines(err: str) -> list[str]:
+    """The ``error:`` lines of stderr, which must hold no traceback."""
+    assert "Traceback" not in err and not re.search(r'^\s+File "', err, re.M), err
     return [line for line in err.splitlines() if line.startswith("error:")]
 
 

