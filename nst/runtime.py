@@ -18,10 +18,16 @@ PRECISIONS = ("float32", "bfloat16", "float16")
 
 # What TensorFlow's C++ side prints on import before absl logging is set up; TF_CPP_MIN_LOG_LEVEL
 # does not reach it (TF 2.20+). Only these lines are dropped: oneDNN itself stays on.
+# On a machine without a GPU the CUDA-capable `tensorflow` wheel adds its failed CUDA probe; the device
+# line below says "CPU only" instead (and what to check when an NVIDIA driver is there).
 STARTUP_NOISE = re.compile(
     r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
     r"|^I\d{4} [\d:. ]+\d+ (port|cpu_feature_guard)\.cc:\d+\] "
-    r"|^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$")
+    r"|^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$"
+    r"|^[IWE]\d{4} [\d:. ]+\d+ (cuda_platform\.cc:\d+\] failed call to cuInit"
+    r"|cudart_stub\.cc:\d+\] Could not find cuda drivers"
+    r"|cuda_(dnn|fft|blas)\.cc:\d+\] Unable to register"
+    r"|computation_placer\.cc:\d+\] computation placer already registered)")
 
 
 @contextlib.contextmanager
@@ -61,8 +67,10 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
         def exec_module(module):
             with filtered_stderr():
                 load(module)
+                sys.modules[name] = module  # describe_devices imports it
+                devices = describe_devices()  # probes the devices now, inside the filter
             if announce:
-                print(f"nst: TensorFlow {module.__version__} on {describe_devices()}", file=sys.stderr, flush=True)
+                print(f"nst: TensorFlow {module.__version__} on {devices}", file=sys.stderr, flush=True)
 
         spec.loader.exec_module = exec_module
         return spec
@@ -90,9 +98,13 @@ def describe_devices() -> str:
     cores = f"{os.cpu_count()} cores{', AVX512_BF16' if cpu_has_bf16() else ''}"
     if gpus:
         return ", ".join(gpus + [f"CPU ({cores})"])
+    if not _has_nvidia():
+        return f"CPU only ({cores})"
     built = getattr(tf.test, "is_built_with_cuda", lambda: False)()
-    hint = "" if built else "; a CUDA GPU needs the `gpu` install extra: pip install -e \".[gpu]\""
-    return f"CPU only ({cores}){hint if _has_nvidia() else ''}"
+    hint = ("an NVIDIA driver is loaded but TensorFlow sees no GPU: check `nvidia-smi`, and install with the "
+            "`gpu` extra: pip install -e \".[gpu]\"") if built else \
+        "this TensorFlow has no CUDA support: install with the `gpu` extra: pip install -e \".[gpu]\""
+    return f"CPU only ({cores}); {hint}"
 
 
 def _has_nvidia() -> bool:
