@@ -3,8 +3,10 @@
 Each test compares the chosen implementation (``pytest --impl assignment|solutions``)
 with reference values computed from solutions/ on fixed inputs
 (tests/reference/part1.npz, made by tests/reference/make_part1.py).
-Tolerances: rtol 1e-5 for single operations, rtol 1e-4 for whole-network values
-(float32 sums over ~10^5 terms in a different order differ in the 6th digit).
+Tolerances are relative to the size of each compared term, per term (``close``): rtol 1e-5 for
+single operations, 1e-4 for whole-network values (float32 sums over ~10^5 terms in a different
+order differ in the 6th digit), 1e-3 for whole-network gradients. The reference values themselves
+are checked against NumPy formulas in tests/test_references.py.
 """
 from __future__ import annotations
 
@@ -14,11 +16,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import scenarios
 from part1_cases import build_tiny, conv_weights, tiny_images
 
 REF = np.load(Path(__file__).parent / "reference" / "part1.npz")
-OP = dict(rtol=1e-5, atol=1e-6)
-NET = dict(rtol=1e-4, atol=1e-3)
+OP, NET = 1e-5, 1e-4
+
+
+def close(actual, expected, rtol: float, err_msg: str = "") -> None:
+    """Equal to ``rtol`` relative to this term's own size: atol = rtol * max |expected|."""
+    expected = np.asarray(expected)
+    np.testing.assert_allclose(np.asarray(actual), expected, rtol=rtol, atol=rtol * float(np.abs(expected).max()),
+                               err_msg=err_msg)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +55,7 @@ def test_conv2d_relu(load_vgg):
     assert tuple(out.shape) == (1, 6, 7, 4), "SAME padding and stride 1 keep H and W"
     assert out.dtype == tf.float32
     assert np.all(out.numpy() >= 0), "conv2d_relu must end with a ReLU"
-    np.testing.assert_allclose(out.numpy(), REF["conv_out"], **OP)
+    close(out.numpy(), REF["conv_out"], OP)
     assert getattr(vgg, "conv1_1", None) is out, "store the output as self.conv1_1"
 
 
@@ -55,14 +64,14 @@ def test_avgpool(load_vgg):
     vgg = load_vgg.VGG(conv_weights())
     out = vgg.avgpool(tf.constant(REF["pool_in"]), "avgpool1")
     assert tuple(out.shape) == (1, 4, 5, 5), "2x2 windows with stride 2 and SAME padding: 7x9 -> 4x5"
-    np.testing.assert_allclose(out.numpy(), REF["pool_out"], **OP)
+    close(out.numpy(), REF["pool_out"], OP)
 
 
 @pytest.mark.graded(points=10, part=1)
 def test_content_loss(bare):
     loss = bare._content_loss(tf.constant(REF["P"]), tf.constant(REF["F"]))
     assert np.ndim(loss) == 0, "the content loss is a scalar"
-    np.testing.assert_allclose(loss.numpy(), REF["content_loss"], **OP)
+    close(loss.numpy(), REF["content_loss"], OP)
     zero = bare._content_loss(tf.constant(REF["P"]), tf.constant(REF["P"]))
     assert float(zero) == 0.0
 
@@ -71,15 +80,15 @@ def test_content_loss(bare):
 def test_gram_matrix(bare):
     G = bare._gram_matrix(tf.constant(REF["feat"]), 6, 20)
     assert tuple(G.shape) == (6, 6), "G is N x N (channels x channels)"
-    np.testing.assert_allclose(G.numpy(), G.numpy().T, **OP)
-    np.testing.assert_allclose(G.numpy(), REF["gram"], **OP)
+    close(G.numpy(), G.numpy().T, OP, "G is symmetric")
+    close(G.numpy(), REF["gram"], OP)
 
 
 @pytest.mark.graded(points=12, part=1)
 def test_single_style_loss(bare):
     loss = bare._single_style_loss(tf.constant(REF["a"]), tf.constant(REF["g"]))
     assert np.ndim(loss) == 0
-    np.testing.assert_allclose(loss.numpy(), REF["single_style"], **OP)
+    close(loss.numpy(), REF["single_style"], OP)
     assert float(bare._single_style_loss(tf.constant(REF["a"]), tf.constant(REF["a"]))) == 0.0
 
 
@@ -87,10 +96,10 @@ def test_single_style_loss(bare):
 def test_style_loss_weights_layers(bare):
     A = [tf.constant(a) for a in REF["A_list"]]
     G = [tf.constant(g) for g in REF["G_list"]]
-    np.testing.assert_allclose(bare._style_loss(A, G).numpy(), REF["style_loss"], **OP)
+    close(bare._style_loss(A, G).numpy(), REF["style_loss"], OP)
     bare.style_layer_w = [0.0, 0.0, 1.0]
     only_last = bare._style_loss(A, G).numpy()
-    np.testing.assert_allclose(only_last, bare._single_style_loss(A[2], G[2]).numpy(), **OP)
+    close(only_last, bare._single_style_loss(A[2], G[2]).numpy(), OP)
 
 
 @pytest.mark.graded(points=14, part=1)
@@ -108,24 +117,25 @@ def test_losses_use_the_shared_input_variable(style_transfer):
                                err_msg="after losses() the input variable must hold the initial image")
     shared.assign(st.content_img)
     expected_P = st.vgg.load(shared)["conv4_2"].numpy()
-    np.testing.assert_allclose(np.asarray(st.P["conv4_2"]), expected_P, **NET)
+    close(np.asarray(st.P["conv4_2"]), expected_P, NET, "P = the content image's conv4_2")
     shared.assign(st.style_imgs[0])
     expected_A = st.vgg.load(shared)
     for layer, a in zip(st.style_layers, st.A[0]):
-        np.testing.assert_allclose(np.asarray(a), expected_A[layer].numpy(), **NET)
+        close(np.asarray(a), expected_A[layer].numpy(), NET, f"A = the style image's {layer}")
 
 
 @pytest.mark.graded(points=12, part=1)
-def test_total_loss_and_gradient(style_transfer):
-    st = build_tiny(style_transfer)
-    with tf.GradientTape() as tape:
-        losses = st.total_loss()
-    grad = tape.gradient(losses["total"], st.input_img)
+def test_total_loss_and_gradient(scenario):
+    out = scenario(scenarios.total_loss_and_gradients, "style_transfer")   # the tape runs beside the code
+    losses, grads = out["losses"], out["grads"]
+    grad = grads["total"]
     assert grad is not None, "the total loss must depend on the input variable"
-    assert float(tf.reduce_max(tf.abs(grad))) > 0
-    np.testing.assert_allclose(grad.numpy(), REF["grad_total"], rtol=1e-3, atol=1e-3 * float(np.abs(REF["grad_total"]).max()))
+    assert float(np.max(np.abs(grad))) > 0
     for k in ("content", "style", "tv", "total"):
-        np.testing.assert_allclose(losses[k].numpy(), REF[f"loss_{k}"], **NET, err_msg=f"{k} loss")
+        close(losses[k], REF[f"loss_{k}"], NET, f"{k} loss")
+        term = grads[k]
+        assert term is not None, f"the {k} loss must depend on the input variable"
+        close(term, REF[f"grad_{k}"], 1e-3, f"gradient of the {k} loss")
 
 
 @pytest.mark.graded(points=12, part=1)
@@ -136,4 +146,9 @@ def test_one_adam_step(style_transfer):
     after = st.input_img.numpy()
     assert not np.array_equal(before, after), "a training step must change the input image"
     assert int(st.gstep.numpy()) == 1, "count the step in self.gstep"
-    np.testing.assert_allclose(after, REF["after_step"], rtol=1e-4, atol=1e-2)
+    # Adam's first step is lr * g / (|g| + eps'): about +-lr per pixel. Compare the step, per pixel,
+    # where the gradient is clearly non-zero (elsewhere its sign is float noise).
+    sure = np.abs(REF["grad_total"]) > 1e-4 * np.abs(REF["grad_total"]).max()
+    assert sure.mean() > 0.95
+    close((after - before)[sure], (REF["after_step"] - REF["initial"])[sure], 1e-3,
+          "one Adam step on the gradient of the total loss")

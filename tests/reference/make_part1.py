@@ -37,11 +37,12 @@ def main() -> None:
     out["style_loss"] = st._style_loss([tf.constant(a) for a in x["A_list"]],
                                         [tf.constant(g) for g in x["G_list"]]).numpy()
     st = build_tiny(style_transfer)
-    with tf.GradientTape() as tape:
+    out["initial"] = st.input_img.numpy()      # the image the loss and the step start from
+    with tf.GradientTape(persistent=True) as tape:
         losses = st.total_loss()
-    out["grad_total"] = tape.gradient(losses["total"], st.input_img).numpy()
     for k, v in losses.items():
         out[f"loss_{k}"] = v.numpy()
+        out[f"grad_{k}"] = tape.gradient(v, st.input_img).numpy()   # per term, unweighted
     st.train_step()
     out["after_step"] = st.input_img.numpy()
     np.savez_compressed(REPO / "tests" / "reference" / "part1.npz", **out)
