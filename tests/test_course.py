@@ -57,9 +57,17 @@ def prepare(root: Path) -> Path:
     return root
 
 
+HIDDEN_TEST = "tests/hidden/test_hidden_part1.py"
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    return prepare(copy_repo(tmp_path_factory.mktemp("repo")))
+    """A copy of the repository, with an instructor's hidden test (the real one ships none), so the
+    release tests can see where ``tests/hidden/`` goes."""
+    root = copy_repo(tmp_path_factory.mktemp("repo"))
+    (root / HIDDEN_TEST).parent.mkdir(parents=True, exist_ok=True)
+    (root / HIDDEN_TEST).write_text('"""An instructor\'s hidden test."""\n\n\ndef test_hidden():\n    assert True\n')
+    return prepare(root)
 
 
 def python_env(root: Path) -> dict[str, str]:
@@ -200,6 +208,7 @@ def test_student_release_fails_on_stubs_and_passes_with_the_solutions(project, t
                    "tests/manifest.sha256", "tests/reference/part1.npz", "tests/test_part1_graded.py",
                    "tests/conftest.py", "pyproject.toml", "notebooks/part1_gatys.ipynb"]:
         assert needed in rel, f"{needed} is not in the student release"
+    assert (project / HIDDEN_TEST).is_file()
     for name in rel:
         assert not name.startswith(("solutions/", "tests/hidden/", "tests/planted/", "docs/")), f"{name} is released"
         assert "__pycache__" not in name and name != "tests/test_course.py"
@@ -246,8 +255,8 @@ def test_gradescope_release_gives_the_solutions_100(project, tmp_path, capsys):
         zf.extractall(tmp_path / "autograder" / "source")
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111, "entry points must be executable"
     assert not any(n.startswith(("solutions/", "tests/planted/", "notebooks/")) for n in modes)
-    hidden = sorted(p.relative_to(project).as_posix() for p in (project / "tests" / "hidden").rglob("*.py")) \
-        if (project / "tests" / "hidden").is_dir() else []
+    hidden = sorted(p.relative_to(project).as_posix() for p in (project / "tests" / "hidden").rglob("*.py"))
+    assert hidden == [HIDDEN_TEST]
     assert set(hidden) <= set(modes), "the hidden tests belong in the autograder"
     source = tmp_path / "autograder" / "source"
     assert subprocess.run(["bash", "-n", str(source / "setup.sh")]).returncode == 0
@@ -372,7 +381,12 @@ def _assignment(tmp_path: Path) -> Path:
     return into
 
 
-def test_install_submission_accepts_flat_folder_and_zip_layouts(tmp_path):
+def test_install_submission_accepts_flat_folder_and_zip_layouts(tmp_path, monkeypatch):
+    import tempfile
+
+    temp = tmp_path / "t" / "u" / "v"      # any temp folder: "../../evil.py" from it stays under tmp_path
+    temp.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     into = _assignment(tmp_path)
     flat = tmp_path / "flat"
     flat.mkdir()
@@ -397,9 +411,12 @@ def test_install_submission_accepts_flat_folder_and_zip_layouts(tmp_path):
         zf.writestr("assignment/load_vgg.py", "# zipped vgg\n")
         zf.writestr("assignment/style_transfer.py", "# zipped st\n")
         zf.writestr("../../evil.py", "# never extracted\n")
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if into not in (p, p.parent)}
     assert install_submission(uploaded, into) == (PART1, [])
     assert (into / "style_transfer.py").read_text() == "# zipped st\n"
-    assert not (tmp_path / "evil.py").exists()
+    after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if into not in (p, p.parent)}
+    assert after == before, "a zip is read, never extracted: nothing is written outside the assignment folder"
+    assert not list(tmp_path.rglob("evil.py"))
 
 
 def test_install_submission_bad_input_exit_2(tmp_path, capsys):
