@@ -6,6 +6,7 @@ A first ``python -m pytest`` on the stubs fails every graded test; this keeps th
 * a test that stops on a stub's ``NotImplementedError("TODO n: ...")`` reports two lines instead
   of a traceback: ``TODO n not written yet: assignment/<file>.py:<line>`` and the stub's message;
 * numpy prints at most a few numbers of each array in a failed comparison (no array dumps);
+* TensorFlow's start-up lines are dropped (:func:`nst.runtime.quiet_tensorflow`);
 * the end of the run lists the TODOs still to do, one per line within 80 columns, in order:
   ``TODO 1  load_vgg.py:VGG.conv2d_relu  (1 test)``.
 
@@ -24,6 +25,10 @@ KEY = pytest.StashKey[dict]()
 
 def pytest_configure(config) -> None:
     import numpy as np
+
+    from nst.runtime import quiet_tensorflow
+
+    quiet_tensorflow(announce=False)  # no absl/oneDNN/CUDA-probe lines when a test imports TensorFlow
 
     np.set_printoptions(threshold=24, edgeitems=2, precision=5, linewidth=76)
     config.stash[KEY] = {}
