@@ -95,7 +95,9 @@ class VideoWriter:
         try:
             self.writer.close()
             if exc_type is None:
-                os.replace(self.tmp, self.path)
+                from nst.images import publish
+
+                publish(self.tmp, self.path)   # the mode a plain open() gives, not mkstemp's 0600
         finally:
             if os.path.exists(self.tmp):
                 os.unlink(self.tmp)

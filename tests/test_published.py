@@ -197,3 +197,32 @@ def test_cli_bad_style_input(case, tmp_path):
                 "-o", str(tmp_path / "out" / "x.png")]
     _one_error_line(_nst(*args))
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_eval_prints_a_style_loss_per_painting(tmp_path):
+    import json
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(REPO / "content" / "coffee.jpg", photos)
+    run = _nst("arbitrary", "eval", "--content-dir", str(photos), "--style", "styles/swirls.jpg",
+               "--style", "styles/tide.jpg", "--size", "64")
+    assert run.returncode == 0, run.stderr
+    losses = json.loads(run.stdout.strip().splitlines()[-1])
+    assert set(losses) == {"swirls", "tide"} and all(v > 0 for v in losses.values())
+
+
+def test_cli_video_keeps_frames(tmp_path):
+    """A short generated clip in, an mp4 with the same frame count out, readable by others."""
+    from nst.video import VideoWriter, read_video
+
+    clip = tmp_path / "clip.mp4"
+    with VideoWriter(clip, 8, (48, 32)) as w:
+        for i in range(5):
+            w.write(np.full((32, 48, 3), 40 * i, np.uint8))
+    run = _nst("arbitrary", "stylize", str(clip), "--style", "styles/tide.jpg", "-o", str(tmp_path / "out"))
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "out" / "clip_tide.mp4"
+    info, frames = read_video(out)
+    assert info["size"] == (48, 32) and len(list(frames)) == 5
+    assert out.stat().st_mode & 0o044   # not mkstemp's private 0600

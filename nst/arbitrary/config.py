@@ -50,6 +50,7 @@ class TrainConfig:
     batch_size: int = 8
     crop: int = 256
     scale_range: tuple[int, int] = (256, 512)
+    style_scale_range: tuple[int, int] | None = None   # for the paintings; None: scale_range
     learning_rate: float = 1e-3
     optimizer: str = "adam"                # adam | sgd (plain gradient descent: tests of the gradient scale)
     loss_network: str = "vgg16"
@@ -73,6 +74,7 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["model"] = self.model.to_dict()
         d["scale_range"] = list(self.scale_range)
+        d["style_scale_range"] = list(self.style_scale_range) if self.style_scale_range else None
         return d
 
 
@@ -87,8 +89,9 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     unknown = set(data) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise NstError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    if "scale_range" in data:
-        data["scale_range"] = tuple(data["scale_range"])
+    for key in ("scale_range", "style_scale_range"):
+        if data.get(key) is not None:
+            data[key] = tuple(data[key])
     cfg = TrainConfig(**data, model=ModelConfig.from_dict(model))
     if cfg.mixed_precision not in ("none", "bfloat16", "float16"):
         raise NstError(f"--mixed-precision must be none, bfloat16 or float16, got {cfg.mixed_precision!r}")

@@ -17,11 +17,12 @@ from nst.weights import MEAN_RGB
 
 
 def collect_images(folders, exclude=()) -> list[str]:
-    """Image files directly in ``folders`` (missing folders are an error), minus names in ``exclude``."""
+    """Image files directly in ``folders`` (or given as files; missing ones are an error), minus ``exclude``."""
     exclude = {Path(e).name for e in exclude}
     paths: list[str] = []
     for folder in folders:
-        paths += [str(p) for p in list_images(folder) if p.name not in exclude and p.stem not in exclude]
+        found = [Path(folder)] if Path(folder).is_file() else list_images(folder)
+        paths += [str(p) for p in found if p.name not in exclude and p.stem not in exclude]
     if not paths:
         raise NstError(f"no images found in {', '.join(map(str, folders))}")
     return paths

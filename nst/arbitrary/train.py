@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from nst.errors import NstError
 from nst.images import load_image
+from nst.losses import gram_matrix
 from nst.runtime import set_seed
 from nst.vgg import VGGFeatures
 
@@ -111,8 +112,9 @@ class Trainer:
         cfg = self.cfg
         contents = collect_images(cfg.content_dirs)
         styles = collect_images(cfg.style_dirs, exclude=cfg.exclude_styles)
-        ds = make_dataset(contents, styles, batch_size=cfg.batch_size, crop=cfg.crop,
-                          scale_range=cfg.scale_range, seed=cfg.seed, start_step=start_step, steps=cfg.steps)
+        ds = make_dataset(contents, styles, batch_size=cfg.batch_size, crop=cfg.crop, scale_range=cfg.scale_range,
+                          style_scale_range=cfg.style_scale_range, seed=cfg.seed, start_step=start_step,
+                          steps=cfg.steps)
         return self.strategy.experimental_distribute_dataset(ds)
 
 
@@ -185,3 +187,31 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
     first = times[1:] or times
     return {"step": step, "resumed_from": start, "losses": losses, "seconds": time.perf_counter() - t0,
             "seconds_per_step": float(np.median(first)) if first else None}
+
+
+def style_losses(model: ArbitraryStyleModel, contents: list[np.ndarray], styles: dict[str, np.ndarray],
+                 cfg: TrainConfig, size: int = 256) -> dict[str, float]:
+    """{style name: mean over ``contents`` of the style term of ``transfer_loss``} (lower: closer).
+
+    Every content is its centred ``size`` x ``size`` square; the style term uses the
+    training's loss network and style layers (``cfg``) against the style's own square.
+    """
+    from nst.images import preprocess
+
+    from .stylize import Stylizer, center_square
+
+    loss_net = VGGFeatures(cfg.loss_network)
+    loss_net.check_layers(cfg.style_layers)
+    stylizer = Stylizer(model)
+    out = {}
+    for name, style in styles.items():
+        target = loss_net.features(tf.constant(preprocess(center_square(style, size))), cfg.style_layers)
+        z = stylizer.embed(style)
+        terms = []
+        for content in contents:
+            image = tf.constant(preprocess(stylizer.decode(center_square(content, size), z).astype(np.float32)))
+            feats = loss_net.features(image, cfg.style_layers)
+            terms.append(float(tf.add_n([tf.reduce_mean(tf.square(gram_matrix(feats[l]) - gram_matrix(target[l])))
+                                         for l in cfg.style_layers])))
+        out[name] = float(np.mean(terms))
+    return out

@@ -45,6 +45,15 @@ def add_parser(sub) -> None:
     common(t, seed_default=None)
     t.set_defaults(func=run_train)
 
+    e = asub.add_parser("eval", help="style loss of a model per painting, averaged over photos (lower: closer)")
+    e.add_argument("--model", default=DEFAULT_MODEL, help="`published` or a model .npz")
+    e.add_argument("--content-dir", dest="content_dirs", action="append", required=True, help="photos (repeatable)")
+    e.add_argument("--style", action="append", required=True, help="painting (repeatable)")
+    e.add_argument("--config", default="conf/arbitrary.yml", help="loss network and style layers (default conf/arbitrary.yml)")
+    e.add_argument("--size", type=int, default=256, help="centred square side of every image (default 256)")
+    common(e)
+    e.set_defaults(func=run_eval)
+
     for name, helptext in (("stylize", "render images, folders and videos in one or several styles"),
                            ("grid", "interpolation strip between two styles")):
         s = asub.add_parser(name, help=helptext)
@@ -87,6 +96,32 @@ def run_train(args: argparse.Namespace) -> int:
     impl = load("arbitrary", args.impl)
     result = train(cfg, impl, resume=not args.no_resume)
     print(json.dumps(result, default=str))
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from nst.arbitrary.config import load_config
+    from nst.arbitrary.data import collect_images
+
+    if args.size < 32:
+        raise NstError(f"--size must be at least 32, got {args.size}")
+    _check_common(argparse.Namespace(max_size=None, model=args.model))
+    cfg = load_config(args.config if Path(args.config).is_file() else None)
+    contents = collect_images(args.content_dirs)
+    from nst.images import load_image
+
+    styles = {Path(s).stem: load_image(s) for s in args.style}
+    from nst.arbitrary.checkpoint import load_model
+    from nst.arbitrary.train import style_losses
+    from nst.impl import load
+    from nst.runtime import set_seed
+
+    set_seed(args.seed)
+    model = load_model(args.model, load("arbitrary", args.impl))
+    losses = style_losses(model, [load_image(c) for c in contents], styles, cfg, args.size)
+    for name, value in losses.items():
+        print(f"{name:<24} {value:.6g}")
+    print(json.dumps(losses))
     return 0
 
 
