@@ -14,6 +14,7 @@ def add_parser(sub) -> None:
     t.add_argument("--steps", type=int, help="stop after this many steps in all (default: the config's epochs)")
     t.add_argument("--content-dir", nargs="+", help="folder(s) of training photos (overrides content_dir)")
     t.add_argument("--style-image", help="overrides style_image")
+    t.add_argument("--naming", help="overrides naming (the run's and the model's name)")
     t.add_argument("--init", help="start from this trained model's weights (.npz or a shipped style's name; "
                                   "fine-tuning: fresh optimizer, step 0); overrides init")
     t.add_argument("--model-path", help="overrides model_path (checkpoints, logs and the model go there)")
@@ -64,7 +65,7 @@ def run_train(args) -> int:
     if args.steps is not None and args.steps <= 0:
         raise NstError(f"--steps must be positive, got {args.steps}")
     configure_threads()
-    config = load_config(args.config, content_dir=args.content_dir, style_image=args.style_image,
+    config = load_config(args.config, content_dir=args.content_dir, style_image=args.style_image, naming=args.naming,
                          model_path=args.model_path, batch_size=args.batch_size, image_size=args.image_size,
                          seed=args.seed, init=args.init)
     strategy = _strategy(args.devices)

@@ -1,0 +1,256 @@
+"""Part 2 library (ungraded): the shipped styles, fine-tuning with ``init``, content augmentation.
+
+Tiny settings (32 px crops, batch 2, a few steps, real VGG16) so the file runs in well under a
+minute on two cores. The shipped models themselves are checked as files (they load, are
+float16 and small, say how they were trained, and are documented), not for looks.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst.errors import NstError
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p.stem for p in (REPO / "models").glob("*.npz"))
+
+
+def _photos(folder: Path, n: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        w, h = 48 + 9 * i, 40 + 5 * i
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+    return folder
+
+
+def _config(tmp_path: Path, **kw):
+    from nst.fast.train import TrainConfig
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    style = tmp_path / "style.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(style)
+    settings = dict(style_image=str(style), naming="tiny", model_path=str(tmp_path / "models"),
+                    content_dir=str(_photos(tmp_path / "c")), image_size=32, style_size=48, batch_size=2,
+                    checkpoint_every=2, log_every=1, image_every=100, seed=3)
+    settings.update(kw)
+    return TrainConfig(**settings)
+
+
+def _weights(net) -> dict[str, np.ndarray]:
+    from nst.fast.model import named_variables
+
+    return {k: v.numpy() for k, v in named_variables(net).items()}
+
+
+@pytest.fixture(scope="module")
+def init_model(tmp_path_factory) -> Path:
+    """A 'trained' network to start from: seed 7 weights, saved as float16 like the shipped ones."""
+    from nst.fast.model import save_model
+    from solutions.transformer_net import TransformerNet
+
+    path = tmp_path_factory.mktemp("init") / "base.npz"
+    return save_model(TransformerNet(seed=7), path, {"naming": "base", "steps": 5}, dtype="float16")
+
+
+# -- augmentation and held-out photos -------------------------------------------------------
+
+def test_augmentation_zooms_flips_and_stays_a_function_of_seed_and_position(tmp_path):
+    from nst.fast.data import ContentImages, load_crop
+
+    folder = _photos(tmp_path / "c", n=3)
+    plain = ContentImages(folder, image_size=32, batch_size=2, seed=5)
+    aug = ContentImages(folder, image_size=32, batch_size=2, seed=5, scale_range=(32, 96), flip=True)
+    whole = [b.numpy() for b, _ in aug.dataset().take(3)]
+    again = [b.numpy() for b, _ in aug.dataset(start=4).take(1)]
+    np.testing.assert_array_equal(whole[2], again[0])
+    assert not np.array_equal(whole[0], next(iter(plain.dataset()))[0].numpy())
+    # flip: the same generator state gives the mirror image when the coin says so
+    path = folder / "p1.png"
+    seeds = range(40)
+    flipped = unflipped = 0
+    for s in seeds:
+        a = load_crop(path, 32, np.random.default_rng(s), None, flip=True)
+        b = load_crop(path, 32, np.random.default_rng(s), None, flip=False)
+        if np.array_equal(a, b[:, ::-1]) and not np.array_equal(a, b):
+            flipped += 1
+        elif np.array_equal(a, b):
+            unflipped += 1
+    assert flipped >= 10 and unflipped >= 10 and flipped + unflipped == len(seeds)
+    # zoom: a shorter side of 96 px then a 32 px crop shows a third of the photo's height
+    rng = np.random.default_rng(0)
+    zoomed = load_crop(path, 32, rng, (96, 96))
+    assert zoomed.shape == (32, 32, 3) and zoomed.dtype == np.uint8
+
+
+def test_bad_augmentation_and_exclusions_are_clear_errors(tmp_path):
+    from nst.fast.data import ContentImages
+
+    folder = _photos(tmp_path / "c", n=3)
+    with pytest.raises(NstError, match="scale_range"):
+        ContentImages(folder, image_size=32, scale_range=(16, 64))
+    with pytest.raises(NstError, match="scale_range"):
+        ContentImages(folder, image_size=32, scale_range=(64, 40))
+    data = ContentImages(folder, image_size=32, exclude=["p1.png"])
+    assert [p.name for p in data.files] == ["p0.png", "p2.png"]
+    with pytest.raises(NstError, match="exclude_content: p9.png not found"):
+        ContentImages(folder, image_size=32, exclude=["p9.png"])
+    with pytest.raises(NstError, match="no images"):
+        ContentImages(folder, image_size=32, exclude=["p0.png", "p1.png", "p2.png"])
+
+
+# -- init: fine-tuning from a trained network ----------------------------------------------
+
+def test_init_starts_from_the_weights_with_a_fresh_optimizer(tmp_path, init_model):
+    from nst.fast.model import load_model
+    from nst.fast.train import train
+
+    start = _weights(load_model(init_model, impl="solutions")[0])
+    frozen = train(_config(tmp_path / "a", init=str(init_model), optimizer="sgd", learning_rate=0.0),
+                   steps=1, impl="solutions", save=False)
+    for name, w in _weights(frozen["net"]).items():
+        np.testing.assert_array_equal(w, start[name], err_msg=name)
+    # one Adam step from a fresh optimizer moves each weight by at most ~lr (bias-corrected m/sqrt(v))
+    lr = 1e-3
+    moved = train(_config(tmp_path / "b", init=str(init_model), learning_rate=lr), steps=1, impl="solutions",
+                  save=False)
+    deltas = [np.abs(w - start[name]).max() for name, w in _weights(moved["net"]).items()]
+    assert 0 < max(deltas) <= 1.01 * lr, max(deltas)
+    scratch = train(_config(tmp_path / "c", learning_rate=lr), steps=1, impl="solutions", save=False)
+    assert max(np.abs(w - start[n]).max() for n, w in _weights(scratch["net"]).items()) > 10 * lr
+
+
+def test_init_run_resumes_from_its_checkpoint_and_records_the_init(tmp_path, init_model):
+    from nst.fast.model import read_model
+    from nst.fast.train import train
+
+    whole = train(_config(tmp_path / "whole", init=str(init_model)), steps=4, impl="solutions")
+    config = _config(tmp_path / "parts", init=str(init_model))
+    train(config, steps=2, impl="solutions")
+    resumed = train(config, steps=4, impl="solutions")  # resumes: the checkpoint wins over init
+    a, b = _weights(whole["net"]), _weights(resumed["net"])
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    _, meta = read_model(resumed["model"])
+    assert meta["init"] == str(init_model) and meta["init_steps"] == 5 and meta["resumed_from"] == 2
+    assert meta["steps"] == 4 and meta["seconds"] > 0
+
+
+def test_bad_init_is_one_error_before_any_work(tmp_path, init_model):
+    from nst.fast.model import save_model
+    from nst.fast.train import train
+
+    with pytest.raises(NstError, match="no such model file"):
+        train(_config(tmp_path, init=str(tmp_path / "missing.npz")), steps=1, impl="solutions")
+    with pytest.raises(NstError, match="no shipped style of that name"):
+        train(_config(tmp_path, init="no_such_style"), steps=1, impl="solutions")
+    import tensorflow as tf
+
+    class Other(tf.Module):
+        def __init__(self):
+            self.conv1 = tf.Variable(tf.zeros([3, 3]), name="kernel")
+
+    foreign = save_model(Other(), tmp_path / "foreign.npz", {})
+    with pytest.raises(NstError, match="do not fit the network"):
+        train(_config(tmp_path, init=str(foreign)), steps=1, impl="solutions")
+    assert not (tmp_path / "models" / "tiny.npz").exists()
+
+
+def test_cli_init_flag_and_yaml_key(tmp_path, init_model, capsys):
+    from nst.cli import main
+    from nst.fast.model import read_model
+
+    config = _config(tmp_path)
+    yml = tmp_path / "tiny.yml"
+    keys = ("style_image", "naming", "model_path", "content_dir", "image_size", "style_size", "batch_size", "seed")
+    yml.write_text("".join(f"{k}: {json.dumps(getattr(config, k))}\n" for k in keys) + "init: null\n")
+    assert main(["fast", "train", "--config", str(yml), "--steps", "1", "--init", str(init_model),
+                 "--naming", "mine"]) == 0
+    out = capsys.readouterr().out
+    assert f"starting from the weights of {init_model}" in out
+    assert read_model(tmp_path / "models" / "mine.npz")[1]["init"] == str(init_model)
+    assert not (tmp_path / "models" / "tiny.npz").exists()
+
+
+# -- the shipped styles: by name --------------------------------------------------------------
+
+def test_models_by_name_list_and_stylize(tmp_path, init_model, monkeypatch, capsys):
+    import shutil
+
+    from nst.cli import main
+    from nst.fast.zoo import names, resolve
+
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    shutil.copy(init_model, zoo / "base.npz")
+    (zoo / "arbitrary").mkdir()
+    monkeypatch.setenv("NST_MODELS_DIR", str(zoo))
+    assert names() == ["base"] and resolve("base") == zoo / "base.npz"
+    assert resolve(str(init_model)) == init_model
+    with pytest.raises(NstError, match=r"no shipped style of that name \(shipped: base"):
+        resolve("nope")
+    assert main(["fast", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "base" in out.splitlines()[1] and " 5 " in out.splitlines()[1]
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 30, 3), dtype=np.uint8)).save(photo)
+    assert main(["fast", "stylize", "--model", "base", str(photo), "-o", str(tmp_path / "out")]) == 0
+    with Image.open(tmp_path / "out" / "photo_base.png") as img:
+        assert img.size == (30, 24)
+    assert main(["fast", "stylize", "--model", "nope", str(photo), "-o", str(tmp_path / "out2")]) == 2
+    assert "error: nope: no such model file" in capsys.readouterr().err and not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_is_small_float16_documented_and_reproducible(name):
+    from nst.fast.model import read_model
+    from nst.fast.train import load_config
+
+    path = REPO / "models" / f"{name}.npz"
+    weights, meta = read_model(path)
+    assert path.stat().st_size < 4 * 2**20
+    assert {w.dtype for w in weights.values()} == {np.dtype("float16")}
+    assert meta["steps"] > 0 and meta["naming"] == name
+    readme = (REPO / "models" / "README.md").read_text()
+    assert f"`{name}.npz`" in readme
+    if name != "stained_glass_demo":  # the demo predates the CPU configs (conf/demo_cpu.yml)
+        config = load_config(REPO / "conf" / f"{name}_cpu.yml")
+        assert config.naming == name and meta["config"]["style_weight"] == config.style_weight
+        held_out = {"chelsea.jpg", "coffee.jpg", "astronaut.jpg"}  # the README's contact sheet
+        assert held_out <= set(config.exclude_content) and held_out <= set(meta["config"]["exclude_content"])
+        assert name in (REPO / "README.md").read_text()
+
+
+def test_shipped_models_include_four_styles_besides_the_demo():
+    assert len([n for n in SHIPPED if n != "stained_glass_demo"]) >= 4, SHIPPED
+
+
+def test_fast_configs_name_no_shared_folder():
+    for path in sorted((REPO / "conf").glob("*.yml")):
+        if path.name != "arbitrary.yml":  # the part 3 config has its own owner and test
+            assert "../shared" not in path.read_text(), path
+
+
+def test_callback_stops_the_run_and_the_finetune_benchmark_compares_both_starts(tmp_path, init_model):
+    from benchmarks.fast import finetune, finetune_table
+    from nst.fast.train import train
+
+    seen = []
+    result = train(_config(tmp_path / "cb"), steps=10, impl="solutions", save=False,
+                   callback=lambda step, losses: seen.append(losses["style"]) or step == 2)
+    assert result["step"] == 2 and len(seen) == 2
+    config = _config(tmp_path / "bench")
+    yml = tmp_path / "bench.yml"
+    yml.write_text(f"style_image: {config.style_image}\nnaming: b\nimage_size: 32\nstyle_size: 48\nbatch_size: 2\n")
+    out = finetune(style=config.style_image, init=str(init_model), steps=2, targets=(1e30, 0), window=1,
+                   config=str(yml), content=(config.content_dir,))
+    assert [len(out["curves"][k]) for k in ("random", "init")] == [2, 2]
+    hit, never = out["rows"]
+    assert hit["random_step"] == 1 and hit["init_step"] == 1 and hit["init_s"] > 0
+    assert never["random_step"] is None and never["init_step"] is None
+    text = finetune_table(out)
+    assert "random init" in text and "not reached" in text
