@@ -226,3 +226,17 @@ def test_cli_video_keeps_frames(tmp_path):
     info, frames = read_video(out)
     assert info["size"] == (48, 32) and len(list(frames)) == 5
     assert out.stat().st_mode & 0o044   # not mkstemp's private 0600
+
+
+def test_benchmark_rows_side_by_side_with_onnxruntime():
+    """The part 3 benchmark times ours and onnxruntime on the same sizes, with the ratio, and both tables render."""
+    from benchmarks import arbitrary
+    from benchmarks.__main__ import table
+
+    rows = arbitrary.run(sizes=(64,), repeats=1)
+    variants = {r["variant"] for r in rows}
+    assert "onnxruntime int8" in variants and "ours float32" in variants
+    ours = [r for r in rows if r["variant"].startswith("ours")]
+    assert ours and all(r["ratio"] > 0 and r["ms_per_image"] > 0 for r in ours)
+    assert "onnxruntime int8" in arbitrary.table(rows)
+    assert "ms/image" in table([dict(section="arbitrary", **r) for r in rows])
