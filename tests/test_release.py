@@ -191,7 +191,8 @@ def test_a_student_follows_the_readme_in_the_unpacked_release(release, readme, s
     for command in commands[:first] + commands[first + 1:]:
         done = run(command)
         if command.startswith("nst grade") and "--part" not in command:
-            assert "Part 1: 100/100" in done.stdout and "Part 3: 0/100, not started" in done.stdout, done.stdout
+            assert "Part 1: 100/100" in done.stdout and "Part 2: 100/100" in done.stdout, done.stdout
+            assert re.search(r"^Part 3: 0/100\b", done.stdout, re.M), done.stdout  # stubs ("not started": test_newcomer)
         if command.startswith("nst course submit"):
             with zipfile.ZipFile(release / "submission.zip") as zf:
                 names = zf.namelist()
