@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -52,6 +53,7 @@ def test_patching_pytest_reports_gains_nothing(course, catalog):
     assert g.total == 70, report.table(g)
 
 
+@NAMESPACES
 def test_swapping_tests_then_restarting_with_os_exit_gains_nothing(course, catalog):
     """Rewrites every test file it can find so it passes, then ends the process to force a rerun."""
     attack = f"""
@@ -162,6 +164,7 @@ def test_a_symlink_to_the_solutions_is_refused(course, catalog, tmp_path):
     assert all("symbolic link" in g.notes[0] for g in grades)
 
 
+@NAMESPACES
 def test_killing_the_parent_gains_nothing_and_the_batch_writes_its_csv(course, catalog, tmp_path):
     """In its PID namespace the worker's parent is 0 and it is init itself, so both kills do nothing
     (without namespaces the parent is another user's process): test_total still passes, 70."""
@@ -189,3 +192,24 @@ def test_workers_run_as_the_grader_user(course, catalog):
     attack = f"import os\nif os.getuid() != {uid}:\n    raise RuntimeError('running as uid %d' % os.getuid())\n"
     g = _grade(course, catalog, _with(attack, base=SOLUTION))
     assert g.total == 110, report.table(g)
+
+
+def test_without_namespaces_the_workers_still_grade_and_die(course, catalog, monkeypatch):
+    """The fallback (a container without unshare): process groups, and as root the grader user's
+    processes are all killed after the submission, a setsid'd one included."""
+    own_user = os.geteuid() == 0 and all(map(sandbox.readable_by_others, {sys.base_prefix, sys.prefix}))
+    if not own_user:     # e.g. Python under /root: process groups only (the grader refuses that as root)
+        monkeypatch.setattr(sandbox, "worker_uid", lambda: None)
+    monkeypatch.setenv("NST_GRADE_NO_NAMESPACES", "1")
+    sandbox.namespaces.cache_clear()
+    try:
+        marker = f"nst-fallback-{os.getpid()}-{time.monotonic_ns()}"
+        attack = (f"import subprocess, sys\n"
+                  f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', {marker!r}],\n"
+                  f"                 start_new_session=True)\n")
+        g = _grade(course, catalog, _with(attack))
+    finally:
+        sandbox.namespaces.cache_clear()
+    assert g.total == 70, report.table(g)
+    if own_user:
+        assert not [p for p in Path("/proc").glob("[0-9]*") if marker in _cmdline(p)]

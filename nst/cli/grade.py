@@ -1,6 +1,7 @@
 """``nst grade``: the autograder (see docs/grading.md).
 
     nst grade [--impl assignment|solutions|PATH] [--part 1|2|3|all] [--json results.json] [--timeout 60]
+              [--memory 4]   (GiB per sandboxed worker; see nst/grading/sandbox.py)
     nst grade --batch DIR -o scores.csv [--jobs N]
     nst grade --self-check
     nst grade --update-manifest
@@ -30,6 +31,8 @@ def add_parser(sub) -> None:
                    help="--batch: the CSV of scores (default scores.csv); results.json files go beside it "
                         "in <name>_results/<submission>/")
     p.add_argument("--jobs", type=int, help="submissions graded at once (default: the core count)")
+    p.add_argument("--memory", type=float, default=4.0, metavar="GIB",
+                   help="address-space limit of each sandboxed worker in GiB (default 4)")
     p.add_argument("--self-check", action="store_true",
                    help="solutions score full marks, stubs 0, each planted bug loses its test's points")
     p.add_argument("--update-manifest", action="store_true", help="rewrite tests/manifest.sha256 from tests/")
@@ -59,19 +62,22 @@ def submission_path(root: Path, impl: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nst.grading import batch, integrity, planted, report, runner, workspace
+    from nst.grading import batch, integrity, planted, report, runner, sandbox, workspace
 
     root = find_root(args.root)
     if args.update_manifest:
         path = integrity.write_manifest(root)
         print(f"wrote {path} ({len(integrity.read_manifest(root))} files)")
         return 0
-    if args.timeout <= 0 or (args.jobs is not None and args.jobs < 1):
-        raise NstError("--timeout and --jobs must be positive")
+    if args.timeout <= 0 or args.memory <= 0 or (args.jobs is not None and args.jobs < 1):
+        raise NstError("--timeout, --memory and --jobs must be positive")
     part = None if args.part == "all" else int(args.part)
     jobs = args.jobs or (batch.default_jobs() if args.batch or args.self_check else 1)
+    hide = [args.batch, args.output.parent if args.batch else None, args.json.parent if args.json else None]
     settings = runner.Settings(timeout=args.timeout, startup_timeout=max(180.0, 2 * args.timeout),
-                               threads=batch.threads_per_job(jobs), seed=args.seed)
+                               threads=batch.threads_per_job(jobs), seed=args.seed,
+                               limits=sandbox.Limits(memory_gb=args.memory),
+                               hide=tuple(str(Path(h).resolve()) for h in hide if h is not None))
     if args.self_check:
         checks, seconds = planted.self_check(root, part, settings, jobs)
         print(planted.table(checks, seconds))

@@ -1,10 +1,13 @@
 """The autograder behind ``nst grade``.
 
-One grading = copy the trusted library and tests plus the submission's ``assignment/*.py``
-into a fresh temp tree (``workspace``), run pytest there in a child process with the
-grader's plugin (``plugin``: one JSON line per test, tamper checks), enforce a time limit
-per test from the parent (``runner``), and score from those lines and the points declared
-by ``@pytest.mark.graded(points=N, part=P)``. ``report`` prints the table and writes the
-Gradescope JSON, ``batch`` grades a folder of submissions, ``planted`` runs the self-check,
-``integrity`` keeps the sha256 manifest of the tests.
+One grading = copy the trusted library and tests into a fresh temp tree for the *judge*
+(``workspace``: no student code there), and the submission's ``assignment/*.py`` into a
+sandbox (``sandbox``) whose zygote forks one worker per test (``worker``: own PID and mount
+namespaces, the ``nst-grader`` user when root, rlimits). pytest runs the graded tests in the
+judge with the grader's plugin (``plugin``: one JSON line per test); ``impl_module`` there is a
+proxy (``remote``) that calls student code in the worker and gets plain data back (``wire``).
+The parent (``runner``) enforces a time limit per test and scores from those lines and the
+points declared by ``@pytest.mark.graded(points=N, part=P)``. ``report`` prints the table and
+writes the Gradescope JSON, ``batch`` grades a folder of submissions, ``planted`` runs the
+self-check, ``integrity`` keeps the sha256 manifest of the tests.
 """

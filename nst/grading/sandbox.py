@@ -76,6 +76,19 @@ def worker_uid() -> int | None:
         return pwd.getpwnam(USER).pw_uid
 
 
+def readable_by_others(path: str) -> bool:
+    """Whether a user with no group in common can reach and list ``path`` (every folder o+x, it o+r)."""
+    parts = Path(os.path.realpath(path)).parts
+    for i in range(1, len(parts) + 1):
+        try:
+            mode = os.stat(Path(*parts[:i])).st_mode
+        except OSError:
+            return False
+        if not mode & 0o001 or (i == len(parts) and not mode & 0o004):
+            return False
+    return True
+
+
 @functools.lru_cache(maxsize=None)
 def _parent() -> Path:
     parent = Path(tempfile.mkdtemp(prefix="nst-grade-sandboxes-"))
@@ -203,9 +216,14 @@ def kill_user(uid: int, timeout: float = 10.0) -> None:
 def start(root: Path, files: dict[str, bytes], modules: dict[str, bytes], env: dict[str, str],
           limits: Limits, timeout: float, hide: tuple[str, ...] = (), preload: tuple[str, ...] = ("numpy",)) -> Zygote:
     """The sandbox and its zygote for one judge process; pass ``judge_fd`` to the judge."""
-    box = prepare(files, modules)
     prefix = namespaces()
     uid = worker_uid()
+    if uid is not None and prefix is None and not all(map(readable_by_others, {sys.base_prefix, sys.prefix})):
+        from nst.errors import NstError
+
+        raise NstError(f"without namespaces the workers run as {USER}, who cannot read the Python installation "
+                       f"({sys.base_prefix}); install Python where other users can read it")
+    box = prepare(files, modules)
     judge, zygote = socket.socketpair()
     spec = {"control_fd": zygote.fileno(), "lib": str(box / "lib"), "submission_root": str(box / "submission"),
             "scratch": str(box / "scratch"), "nst_home": str(_data()), "package": "assignment",
