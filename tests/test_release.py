@@ -202,9 +202,11 @@ def test_a_student_follows_the_readme_in_the_unpacked_release(release, readme, s
             assert "TensorFlow" in done.stderr and "on CPU" in done.stderr, "say which devices it runs on"
             assert "oneDNN" not in done.stderr and "absl::InitializeLog" not in done.stderr, done.stderr
 
-    named = named_paths(readme)
+    # What the commands run above name as outputs must be there (inline mentions are not run).
+    named = named_paths("\n".join(f"```bash\n{c}\n```" for c in commands))
     made = sorted(p for p in named if GENERATED.match(p) and not p.startswith(("photo", "painting", "out."))
                   and "notebook" not in p)  # the notebooks' runs: tests/test_notebooks.py
+    assert "content/video/sample.mp4" in made
     missing = [p for p in made if not (release / p).exists()]
     assert missing == [], f"the README's commands did not make {missing}"
     print("\n".join(f"{seconds:7.1f} s  {command}" for command, seconds in timings))
