@@ -165,15 +165,21 @@ def test_tensorboard_holds_the_graph_of_one_step(pair, tmp_path, optimizer, tag)
     assert last["content"] + last["style"] + last["tv"] == pytest.approx(last["total"], rel=1e-5)  # weighted terms
 
 
-def test_fast_preset_runs_coarse_to_fine(pair, tmp_path, capsys):
-    argv = ["stylize", pair[0], "--styles", pair[1], "--max-size", "48", "--preset", "neural-style-fast",
-            "--iterations", "2", "--coarse-iterations", "2", "--run-dir", str(tmp_path / "f")]
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert "scale 0.5x: done, next 1x" in out
-    assert (tmp_path / "f" / "final.png").is_file() and (tmp_path / "f" / "logs" / "scale0.5x").is_dir()
+def test_fast_preset_is_lbfgs_from_the_content_and_coarse_to_fine_runs(pair, tmp_path, capsys):
     from PIL import Image
 
+    from nst.cli.gatys import config_from_args
+    from nst.cli import build_parser
+
+    fast = config_from_args(build_parser().parse_args(["stylize", "--preset", "neural-style-fast"]))
+    assert (fast.optimizer, fast.initial, fast.style_weight, fast.normalization) == ("lbfgs", "content", 500.0,
+                                                                                    "neural-style")
+    argv = ["stylize", pair[0], "--styles", pair[1], "--max-size", "48", "--preset", "neural-style-fast",
+            "--iterations", "2", "--scale-fractions", "0.5,1", "--coarse-iterations", "2",
+            "--run-dir", str(tmp_path / "f")]
+    assert main(argv) == 0
+    assert "scale 0.5x: done, next 1x" in capsys.readouterr().out
+    assert (tmp_path / "f" / "final.png").is_file() and (tmp_path / "f" / "logs" / "scale0.5x").is_dir()
     assert Image.open(tmp_path / "f" / "final.png").size == (48, 36)
 
 

@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", choices=list(PRESET_NAMES), default="cs20si",
                    help="defaults to start from (options given explicitly override them): cs20si (the handout's "
                         "Adam), neural-style (anishathalye/neural-style's defaults), neural-style-fast (the same "
-                        "loss, L-BFGS coarse to fine: the same image in under a third of the time)")
+                        "loss, L-BFGS from the content: that loss in under a third of the CPU time)")
     add = p.add_argument
     add("--iterations", type=int)
     add("--width", type=int, help="output width; height keeps the aspect ratio")
