@@ -84,7 +84,7 @@ def run(sizes=(256, 512, 1024), precisions=("float32", "bfloat16"), reps: int = 
 
 
 def finetune(style: str = "styles/tide.jpg", init: str = "starry_night", steps: int = 300,
-             targets=(20000, 10000, 5000, 3000, 2000, 1500, 1000), window: int = 10,
+             targets=(5000, 4000, 3000, 2500, 2000, 1500, 1250), window: int = 10,
              config: str = "conf/starry_night_cpu.yml", content=("content",), seed: int = 0) -> dict:
     """{"curves": {"random": [...], "init": [...]}, "rows": [{"target", "random_step", "random_s", "init_step",
     "init_s"}]}: steps and seconds (training loop only) to a windowed-mean style loss <= target, None if never."""
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", default="starry_night", help="model to fine-tune from (default the shipped starry_night)")
     p.add_argument("--style", default="styles/tide.jpg", help="the new style (default styles/tide.jpg)")
     p.add_argument("--steps", type=int, default=300, help="steps per run (default 300)")
-    p.add_argument("--targets", type=float, nargs="+", default=[20000, 10000, 5000, 3000, 2000, 1500, 1000])
+    p.add_argument("--targets", type=float, nargs="+", default=[5000, 4000, 3000, 2500, 2000, 1500, 1250])
     args = p.parse_args(argv)
     if args.finetune:
         from nst.images import write_atomic
