@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--loss-iterations", type=int, default=300,
         help="Adam iterations of the neural-style reference whose final loss is the target (default 300)")
     add("--images", type=Path, help="save each time-to-quality image and a side-by-side strip in this folder")
+    add("--multiscale", type=_ints, help="also the peak RSS of `nst stylize amber.jpg --scales S1,S2,...` "
+        "--iterations 1, e.g. 512,1024,2048 (13 GiB, minutes; off by default)")
     add("--cliff-timeout", type=float, default=600, help="seconds before a 1024x1024 cliff row gives up (600)")
     add("--json", type=Path, default=REPO / "benchmarks" / "results.json", help="where to write the rows")
     add("--seed", type=int, default=0, help="seed (every configuration starts from the same image)")
@@ -93,6 +95,9 @@ def gatys_rows(args) -> list[dict]:
             variant = dataclasses.replace(gatys.VARIANTS[name], square=True, seed=args.seed)
             rows.append(gatys.peak_memory(variant, size, steps=1))
     rows += memory_fit([r for r in rows if r["section"] == "memory" and r["variant"] == "project adam"])
+    if args.multiscale:
+        log(f"peak memory of --scales {args.multiscale}")
+        rows.append(multiscale_row(args.multiscale, args.seed))
     return rows
 
 
@@ -131,6 +136,30 @@ def cliff_rows(args) -> list[dict]:
         row = gatys.peak_memory(variant, size, steps=1, timeout=args.cliff_timeout)
         rows.append(dict(row, section="cliff"))
     return rows
+
+
+def multiscale_row(scales: list[int], seed: int = 0) -> dict:
+    """Peak RSS of one ``nst stylize --scales ...`` process (amber.jpg, 1080x1080), read by a wrapper process."""
+    import subprocess
+    import tempfile
+    import time
+
+    from benchmarks import shared_images
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "nst", "stylize", str(shared_images() / "content" / "amber.jpg"), "--styles",
+               str(shared_images() / "styles" / "starry_night.jpg"), "--scales", ",".join(map(str, scales)),
+               "--iterations", "1", "--seed", str(seed), "--run-dir", tmp, "--impl", "solutions"]
+        wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+                   "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, cwd=REPO)
+        seconds = time.perf_counter() - start
+    code, kib = (int(v) for v in out.stdout.split())
+    side = max(scales)
+    return {"section": "memory", "variant": f"nst stylize --scales {','.join(map(str, scales))}", "size": side,
+            "height": side, "width": side, "peak_rss_mb": kib / 1024, "seconds": seconds,
+            "note": f"one process, 1 iteration per scale, {seconds:.0f} s" + ("" if code == 0 else f", exit {code}")}
 
 
 def cpu_row() -> dict:

@@ -110,8 +110,9 @@ def _spawn(spec: dict) -> dict:
 
 
 def run(size: int = 256, reference_iterations: int = 300, quick: bool = False, seed: int = 0,
-        images_dir: str | Path | None = None, cap: int = 300, log=print) -> list[dict]:
-    """The reference first (its final loss is the target), then each configuration; rows with ratios."""
+        images_dir: str | Path | None = None, cap: int = 300, names: list[str] | None = None,
+        log=print) -> list[dict]:
+    """The reference first (its final loss is the target), then each configuration (or ``names``); rows with ratios."""
     images_dir = Path(images_dir) if images_dir else None
     if images_dir:
         images_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +125,9 @@ def run(size: int = 256, reference_iterations: int = 300, quick: bool = False, s
                   "overrides": {"iterations": reference_iterations}})
     target = ref["loss"]
     results = {REFERENCE: ref}
-    for name, overrides in configurations(quick).items():
+    for name, overrides in {**configurations(quick), **SLOWER}.items():
+        if (names is None and name in SLOWER) or (names is not None and name not in names):
+            continue
         log(f"time to quality: {name} until total loss <= {target:.4g}")
         results[name] = _spawn({"name": name, "size": size, "seed": seed, "target": target, "image": image(name),
                                 "overrides": {"iterations": cap, **overrides}})

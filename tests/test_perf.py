@@ -175,3 +175,11 @@ def test_time_to_quality_worker_reaches_the_references_loss_and_the_table_says_s
              "target_total_loss": ref["loss"], "total_loss": fast["loss"], "reached": True}]
     text = table(rows)
     assert "0.30 x ref" in text and "0.31 x" in text and "[10, 4]" in text
+
+
+def test_multiscale_memory_row_runs_one_stylize_process(shared_images):
+    from benchmarks.__main__ import multiscale_row, table
+
+    row = multiscale_row([40, 64])
+    assert row["size"] == 64 and 200 < row["peak_rss_mb"] < 8000 and "exit" not in row["note"]
+    assert "--scales 40,64" in table([row])
