@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
                    help="train on this many devices with MirroredStrategy (GPUs if any, else logical CPUs)")
     t.add_argument("--mixed-precision", action="store_true",
                    help="compute in bfloat16 (GPUs with bfloat16: A100, H100; slow on CPUs)")
-    t.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default $NST_IMPL or solutions)")
+    t.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     t.add_argument("--seed", type=int, help="overrides the config's seed")
     t.set_defaults(func=run_train)
 
@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
     s.add_argument("--max-frames", type=int, help="stylize only the first N frames of a video")
     s.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
                    help="compute precision (bfloat16: ~2x faster on CPUs with AVX512_BF16)")
-    s.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default $NST_IMPL or solutions)")
+    s.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     s.add_argument("--seed", type=int, default=0, help="random seed (inference is deterministic; kept for uniformity)")
     s.set_defaults(func=run_stylize)
 

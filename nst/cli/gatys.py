@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 DEFAULT_CONTENT = "content/chelsea.jpg"
@@ -76,7 +77,7 @@ def add_parser(sub) -> None:
     add("--max-pixels", type=int, help="refuse images over this many pixels (default 4096*4096)")
     add("--logdir", help="TensorBoard log folder (default <run>/logs)")
     add("--run-dir", help="run folder (default outputs/<content>-<styles>-<hash>)")
-    add("--impl", choices=["assignment", "solutions"], help="whose StyleTransfer to run (default solutions, or $NST_IMPL)")
+    add("--impl", choices=["assignment", "solutions"], help="whose StyleTransfer to run (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     add("--seed", type=int)
     p.set_defaults(func=run)
 
@@ -122,13 +123,20 @@ def run(args) -> int:
     run_dir = Path(config.run_dir) if config.run_dir else gatys.run_dir_for(args.content, args.styles, config)
     config.run_dir = str(run_dir)
     config.logdir = config.logdir or str(run_dir / "logs")
+    fresh = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     settings = {"content": args.content, "styles": args.styles, "preserve_colors": args.preserve_colors,
                 "impl": args.impl, **dataclasses.asdict(config)}
     images.write_atomic(run_dir / "settings.json", json.dumps(settings, indent=2))
     print(f"run folder: {run_dir}", flush=True)
 
-    result = gatys.stylize(args.content, args.styles, config, impl=args.impl)
+    try:
+        result = gatys.stylize(args.content, args.styles, config, impl=args.impl)
+    except BaseException:
+        # a run that stopped before its first checkpoint (a stub's TODO, bad input, Ctrl-C) leaves nothing behind
+        if fresh and not (run_dir / "checkpoint.npz").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     if args.preserve_colors:
         content = images.load_image(args.content, max_pixels=config.max_pixels)
         result = images.preserve_colors(images.resize(content, *result.shape[:2]), result)
