@@ -193,3 +193,14 @@ def test_xla_is_opt_in(argv, xla):
     from nst.cli.gatys import config_from_args
 
     assert config_from_args(build_parser().parse_args(["stylize", *argv])).xla is xla
+
+
+def test_a_run_stopped_at_a_stub_leaves_no_run_folder(pair, tmp_path, capsys):
+    """The stubs stop at a TODO before the first checkpoint: the run folder they made is removed."""
+    content, style = pair
+    run_dir = tmp_path / "run"
+    code = main(["stylize", content, "--styles", style, "--max-size", "48", "--iterations", "2",
+                 "--run-dir", str(run_dir), "--impl", "assignment"])
+    assert code == 2 and "TODO" in capsys.readouterr().err
+    assert not run_dir.exists()
+    assert stylize(pair, run_dir, iterations=2) == 0 and (run_dir / "final.png").is_file()  # a real run keeps it
