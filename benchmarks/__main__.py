@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import REPO
+from nst.cli.bench import add_arguments
 
 # What each size times by default (a 2-core machine: the list shrinks as the steps grow).
 VARIANTS_BY_SIZE = [
@@ -32,37 +33,6 @@ VARIANTS_BY_SIZE = [
 
 def variants_for(size: int) -> list[str]:
     return next(names for limit, names in VARIANTS_BY_SIZE if limit is None or size <= limit)
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 256,512, got {text!r}")
-    if not values or min(values) < 32:
-        raise argparse.ArgumentTypeError(f"sizes must be >= 32, got {text!r}")
-    return values
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--quick", action="store_true", help="smoke run: 128 px, 1 round, fewer configurations (~5 min)")
-    add("--sizes", type=_ints, help="longest sides for s/iteration and inference (default 256,512,1024)")
-    add("--only", choices=["gatys", "quality", "cliff", "fast", "arbitrary"],
-        help="run one section (quality: time to neural-style's loss; cliff: the 1024x1024 rows)")
-    add("--rounds", type=int, help="turns each configuration takes (default 3 at 256 px, 2 at 512, 1 above)")
-    add("--steps", type=int, help="iterations per turn (default 1)")
-    add("--explore", action="store_true", help="also time every other configuration (bfloat16, ...) up to 512 px")
-    add("--memory-sizes", type=_ints, help="square sizes for peak memory (default 512,1024; 2048 takes minutes)")
-    add("--loss-size", type=int, default=256, help="longest side for time to quality (default 256)")
-    add("--loss-iterations", type=int, default=300,
-        help="Adam iterations of the neural-style reference whose final loss is the target (default 300)")
-    add("--images", type=Path, help="save each time-to-quality image and a side-by-side strip in this folder")
-    add("--multiscale", type=_ints, help="also the peak RSS of `nst stylize amber.jpg --scales S1,S2,...` "
-        "--iterations 1, e.g. 512,1024,2048 (13 GiB, minutes; off by default)")
-    add("--cliff-timeout", type=float, default=600, help="seconds before a 1024x1024 cliff row gives up (600)")
-    add("--json", type=Path, default=REPO / "benchmarks" / "results.json", help="where to write the rows")
-    add("--seed", type=int, default=0, help="seed (every configuration starts from the same image)")
 
 
 def log(msg: str) -> None:
@@ -242,6 +212,7 @@ def table(rows: list[dict]) -> str:
 def run(args) -> int:
     from nst.images import write_atomic
 
+    args.json = args.json or REPO / "benchmarks" / "results.json"
     args.sizes = args.sizes or ([128] if args.quick else [256, 512, 1024])
     args.memory_sizes = args.memory_sizes or ([128, 192] if args.quick else [512, 1024])
     if args.quick:

@@ -274,32 +274,5 @@ def peak_memory(variant: Variant, size: int, steps: int = 2, timeout: float | No
                 onednn=worker.onednn)
 
 
-def time_to_loss(size: int, iterations: int, fraction: float, seed: int = 0, log=print) -> list[dict]:
-    """Adam and L-BFGS from the same start: seconds (and iterations) until total loss <= fraction x start.
-
-    The target is one absolute number (the same start image and loss for both), recorded in the rows.
-    """
-    rows, traces, runs = [], {}, {}
-    for name in ("project adam", "project lbfgs"):
-        log(f"  time to loss: {name} at {size} px, up to {iterations} iterations")
-        worker = Worker(dataclasses.replace(VARIANTS[name], seed=seed), size)
-        try:
-            worker.run("reset")
-            runs[name] = worker.run(iterations)
-            traces[name] = runs[name]["trace"]
-        finally:
-            worker.close()
-    start_loss = traces["project adam"][0][2]  # Adam reports the loss before its first update
-    target = fraction * start_loss
-    for name, trace in traces.items():
-        hit = next(((t, s) for t, s, loss in trace if loss <= target), None)
-        rows.append({"section": "time_to_loss", "variant": name, "size": size, "target_total_loss": target,
-                     "target_fraction": fraction, "seconds": hit[0] if hit else None,
-                     "iterations": hit[1] if hit else None, "max_iterations": iterations,
-                     "final_total_loss": trace[-1][2], "s_per_iter": runs[name]["seconds"] / len(trace),
-                     "evaluations_per_iter": runs[name].get("evaluations", len(trace)) / len(trace)})
-    return rows
-
-
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "serve":
     serve(Variant(**json.loads(sys.argv[2])), int(sys.argv[3]))

@@ -77,21 +77,6 @@ def check_file(path: Path, *, size: int | None = None, sha256: str | None = None
             raise NstError(f"{path}: {algorithm} mismatch, expected {expected}")
 
 
-def atomic_copy(src: Path, dest: Path, **expected) -> Path:
-    """Copy ``src`` to ``dest`` through a temp file; verify before the rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        check_file(Path(tmp), **expected)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
-
-
 def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60, max_bytes: int | None = None,
              **expected) -> Path:
     """Download ``url`` to ``dest`` atomically, checking size/sha256/md5 if given.

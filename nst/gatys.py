@@ -341,8 +341,3 @@ def stylize(content_path: str, style_paths: list[str], config: Config, impl: str
             following = stages[i + 1][0] or f"{stages[i + 1][1]:g}x"
             print(f"scale {label}: done, next {following}", flush=True)
     return result
-
-
-def warn_unused(config: Config) -> None:
-    if config.optimizer == "lbfgs" and config.learning_rate != Config.learning_rate:
-        warnings.warn("--learning-rate is ignored by L-BFGS")

@@ -183,3 +183,15 @@ def test_multiscale_memory_row_runs_one_stylize_process(shared_images):
     row = multiscale_row([40, 64])
     assert row["size"] == 64 and 200 < row["peak_rss_mb"] < 8000 and "exit" not in row["note"]
     assert "--scales 40,64" in table([row])
+
+
+def test_only_nst_bench_imports_the_benchmarks_package():
+    """Building the ``nst`` parser (what every command does) must not import ``benchmarks``, which
+    edits sys.path and imports TensorFlow helpers; ``nst bench`` itself does."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from nst.cli import build_parser; build_parser().parse_args(['weights']); "
+            "print('benchmarks' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
