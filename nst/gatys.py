@@ -10,14 +10,14 @@ import dataclasses
 import gc
 import hashlib
 import json
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from nst import images
 from nst.errors import NstError
+from nst.options import check, option
 
 STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 CHANNELS = {"conv1": 64, "conv2": 128, "conv3": 256, "conv4": 512, "conv5": 512}
@@ -25,45 +25,73 @@ CHANNELS = {"conv1": 64, "conv2": 128, "conv3": 256, "conv4": 512, "conv5": 512}
 
 @dataclass
 class Config:
-    """Every setting of a Gatys run. Defaults are the CS20si assignment's, tuned for 300 Adam steps."""
+    """Every setting of a Gatys run, each declared once (:func:`nst.options.option`): the
+    ``nst stylize`` flags, their validation and the docs' option table come from here.
+    Defaults are the CS20si assignment's, tuned for 300 Adam steps; PRESETS below change some."""
 
-    iterations: int = 300
-    width: int | None = None               # output width (aspect kept); else max_size
-    max_size: int = 333                     # longest side of the output
-    content_weight: float = 1e5
-    content_weight_blend: float = 1.0      # share of conv4_2 in the content loss; the rest is conv5_2
-    style_weight: float = 1.0
-    style_layers: tuple[str, ...] = STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] = (0.5, 1.0, 1.5, 3.0, 4.0)
-    style_layer_weight_exp: float | None = None   # neural-style: w_l = exp^l, normalised to sum 1
-    style_blend_weights: tuple[float, ...] | None = None
-    style_scales: tuple[float, ...] | None = None
-    tv_weight: float = 0.0
-    learning_rate: float = 2.0
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    pooling: str = "avg"
-    optimizer: str = "adam"
-    initial: str = "content"               # content | style | noise | path to an image
-    initial_noiseblend: float = 0.6        # share of noise mixed into the initial image
-    noise: str = "uniform"                 # uniform: grey + U(-20, 20) (CS20si); normal: mean pixel + N(0, 0.256) (neural-style)
-    style_fit: str = "stretch"             # stretch: style resized to the canvas; width: to the content's width, aspect kept
-    normalization: str = "cs20si"          # cs20si (the handout's formulas) or neural-style
-    network: str = "vgg19"
-    precision: str = "float32"
-    xla: bool = False                      # XLA-compile each step (jit_compile); no faster on the CPUs measured
-    scales: tuple[int, ...] | None = None  # multi-scale: optimise at each longest side in turn
-    scale_fractions: tuple[float, ...] | None = None  # coarse-to-fine: the same, as fractions of the final size
-    coarse_iterations: tuple[int, ...] | None = None  # iterations at each scale before the last (default: iterations)
-    seed: int = 0
-    print_iterations: int = 10
-    checkpoint_iterations: int = 0
-    checkpoint_output: str | None = None   # image pattern, "%s" = iteration; default <run_dir>/checkpoint_%s.png
-    image_iterations: int = 50             # TensorBoard image every N steps
-    logdir: str | None = None
-    run_dir: str | None = None
-    max_pixels: int = 4096 * 4096
+    iterations: int = option(300, "optimisation steps", bounds=">= 0")
+    width: int | None = option(None, "output width; the height keeps the aspect ratio", bounds=">= 1")
+    max_size: int = option(333, "longest side of the output", bounds=">= 1")
+    scales: tuple[int, ...] | None = option(
+        None, "multi-scale: optimise at each longest side in turn, each from the upsampled previous result",
+        bounds="> 0", metavar="512,1024,2048")
+    scale_fractions: tuple[float, ...] | None = option(
+        None, "the same as fractions of the output size (coarse to fine)", bounds="(0, 1]", metavar="0.5,1",
+        what="fractions in (0, 1]")
+    coarse_iterations: tuple[int, ...] | None = option(
+        None, "iterations at each scale before the last, which runs --iterations (default: --iterations)",
+        bounds=">= 0", metavar="N,...")
+    content_weight: float = option(1e5, "weight of the content loss", bounds=">= 0")
+    content_weight_blend: float = option(1.0, "content loss = B * conv4_2 + (1 - B) * conv5_2", bounds="[0, 1]",
+                                         metavar="B")
+    style_weight: float = option(1.0, "weight of the style loss", bounds=">= 0")
+    style_layers: tuple[str, ...] = option(STYLE_LAYERS, "VGG layers of the style loss", flag=None)
+    style_layer_weights: tuple[float, ...] = option((0.5, 1.0, 1.5, 3.0, 4.0), "weight of each style layer",
+                                                    flag=None)
+    style_layer_weight_exp: float | None = option(
+        None, "style layer l weighs E^l (normalised) instead of the style layer weights", bounds="> 0", metavar="E")
+    style_blend_weights: tuple[float, ...] | None = option(
+        None, "weights of several style images, normalised to sum 1 (default equal)", bounds=">= 0",
+        metavar="W1,W2")
+    style_scales: tuple[float, ...] | None = option(
+        None, "size of each style image relative to the content", bounds="> 0", metavar="S1,S2")
+    tv_weight: float = option(0.0, "weight of the total-variation smoothing", bounds=">= 0")
+    learning_rate: float = option(2.0, "Adam's learning rate", bounds="> 0")
+    beta1: float = option(0.9, "Adam's beta1", bounds="[0, 1)")
+    beta2: float = option(0.999, "Adam's beta2", bounds="[0, 1)")
+    epsilon: float = option(1e-8, "Adam's epsilon", bounds="> 0")
+    pooling: str = option("avg", "VGG pooling (Gatys et al. average)", choices=("avg", "max"))
+    optimizer: str = option("adam", "adam, or L-BFGS-B through SciPy with TensorFlow gradients (as in the paper), "
+                                    "pixels bounded to [0, 255]", choices=("adam", "lbfgs"))
+    initial: str = option("content", "start image: content, style, noise, or an image file or URL",
+                          metavar="content|style|noise|FILE")
+    initial_noiseblend: float = option(0.6, "share of noise mixed into the start image", bounds="[0, 1]",
+                                       metavar="R")
+    noise: str = option("uniform", "uniform: grey + U(-20, 20) (CS20si); normal: the mean pixel + N(0, 0.256) "
+                                   "(neural-style)", choices=("uniform", "normal"))
+    style_fit: str = option("stretch", "stretch: the style resized to the content's size; width: to the content's "
+                                       "width (times --style-scales) with its own aspect ratio, then centre-cropped "
+                                       "or mirror-tiled to the content's size", choices=("stretch", "width"))
+    normalization: str = option("cs20si", "loss normalisation: the handout's formulas or neural-style's",
+                                choices=("cs20si", "neural-style"), flag=None)
+    network: str = option("vgg19", "weights source (docs/weights.md)", choices=("vgg19", "vgg19-mat", "vgg19-keras"))
+    precision: str = option("float32", "VGG compute precision: bfloat16 pays off only where the hardware has it "
+                                       "(AVX512_BF16/AMX CPUs, GPUs); elsewhere it is emulated, many times slower",
+                            choices=("float32", "bfloat16", "float16"))
+    xla: bool = option(False, "XLA-compile each step (jit_compile); opt-in: it did not pay on the CPUs measured "
+                              "(docs/benchmarks.md)")
+    seed: int = option(0, "seed of every random choice (the noise)", bounds=">= 0")
+    print_iterations: int = option(10, "a log line every N steps when not on a terminal (a bar on one)",
+                                   bounds=">= 1", metavar="N")
+    checkpoint_iterations: int = option(0, "checkpoint (image + optimiser state) every N steps, for resume; 0: off",
+                                        bounds=">= 0", metavar="N")
+    checkpoint_output: str | None = option(None, "checkpoint image pattern, %s = iteration "
+                                                 "(default <run>/checkpoint_%s.png)", metavar="PATTERN")
+    image_iterations: int = option(50, "TensorBoard image every N steps", bounds=">= 0", metavar="N")
+    logdir: str | None = option(None, "TensorBoard folder (default <run>/logs)", metavar="DIR")
+    run_dir: str | None = option(None, "run folder (default outputs/<content>-<styles>-<hash>)", metavar="DIR")
+    max_pixels: int = option(4096 * 4096, "refuse larger images instead of running out of memory", bounds=">= 1",
+                             metavar="N")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -98,11 +126,6 @@ PRESETS: dict[str, dict] = {
 }
 
 
-CHOICES = {"pooling": ("avg", "max"), "optimizer": ("adam", "lbfgs"), "noise": ("uniform", "normal"),
-           "style_fit": ("stretch", "width"), "normalization": ("cs20si", "neural-style"),
-           "precision": ("float32", "bfloat16", "float16"), "network": ("vgg19", "vgg19-mat", "vgg19-keras")}
-
-
 def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -114,26 +137,7 @@ def validate(config: Config, n_styles: int = 1) -> None:
             raise NstError(f"{_option(name)} must be {what}, got {value}")
 
     c = config
-    for name in ("iterations", "checkpoint_iterations", "image_iterations", "seed"):
-        need(getattr(c, name) >= 0, name, ">= 0", getattr(c, name))
-    for name in ("max_size", "print_iterations", "max_pixels"):
-        need(getattr(c, name) >= 1, name, "positive", getattr(c, name))
-    need(c.width is None or c.width >= 1, "width", "positive", c.width)
-    for name in ("content_weight", "style_weight", "tv_weight"):
-        need(getattr(c, name) >= 0, name, ">= 0", getattr(c, name))
-    need(0 <= c.content_weight_blend <= 1, "content_weight_blend", "in [0, 1]", c.content_weight_blend)
-    need(0 <= c.initial_noiseblend <= 1, "initial_noiseblend", "in [0, 1]", c.initial_noiseblend)
-    need(c.learning_rate > 0, "learning_rate", "positive", c.learning_rate)
-    need(0 <= c.beta1 < 1, "beta1", "in [0, 1)", c.beta1)
-    need(0 <= c.beta2 < 1, "beta2", "in [0, 1)", c.beta2)
-    need(c.epsilon > 0, "epsilon", "positive", c.epsilon)
-    need(c.style_layer_weight_exp is None or c.style_layer_weight_exp > 0, "style_layer_weight_exp", "positive",
-         c.style_layer_weight_exp)
-    for name, choices in CHOICES.items():
-        need(getattr(c, name) in choices, name, "one of " + ", ".join(choices), repr(getattr(c, name)))
-    for name in ("scales", "style_scales", "scale_fractions"):
-        values = getattr(c, name)
-        need(values is None or (len(values) > 0 and min(values) > 0), name, "positive numbers", values)
+    check(c)   # every choice and bound declared on the fields
     need(c.scales is None or min(c.scales) >= 16, "scales", "sizes of at least 16 px", c.scales)
     need(c.scale_fractions is None or max(c.scale_fractions) <= 1, "scale_fractions", "fractions in (0, 1]",
          c.scale_fractions)

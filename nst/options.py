@@ -1,0 +1,248 @@
+"""Options declared once: a dataclass field carries its help, choices, bounds and flag.
+
+    iterations: int = option(300, "optimisation steps", bounds=">= 0")
+
+From such a settings class this module derives everything else, so nothing is written twice:
+
+* ``add_arguments(parser, Config, presets)``: one argparse argument per option, its type read
+  from the annotation (``int``, ``float``, ``str``, ``bool``, ``tuple[int, ...]`` written
+  ``512,1024``), its choices, and ``--help`` showing the default of every preset. Every
+  argument defaults to None, so a preset's value applies unless the option is given.
+* ``check(settings)``: every choice and bound, one ``NstError`` naming the option
+  (``--beta2 must be in [0, 1), got 1.0``).
+* ``markdown_table(Config, presets)``: the option table of the docs; ``docs_in_sync`` and
+  ``python -m nst.options --write`` keep the generated tables in the docs current (a test fails
+  when they are stale).
+
+Bounds are written ``>= a``, ``> a``, ``[a, b]``, ``[a, b)`` or ``(a, b]``; for tuples they apply
+to every element. ``flag=None`` keeps a field out of the command line (set by presets only).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+from nst.errors import NstError
+
+_BOUNDS = re.compile(r"^(?:(>=|>) *(-?[\d.e+-]+)|([\[(]) *(-?[\d.e+-]+) *, *(-?[\d.e+-]+) *([\])]))$")
+
+
+def option(default: Any, help: str, *, choices: tuple | None = None, bounds: str | None = None,
+           flag: str | None | bool = True, metavar: str | None = None, what: str | None = None) -> Any:
+    """A dataclass field with its command-line declaration in ``metadata``.
+
+    ``flag``: True for ``--field-name``, a string for another spelling, None for no flag.
+    ``what``: how an error names the bounds, when the words derived from them do not say it well.
+    """
+    if bounds is not None and not _BOUNDS.match(bounds):
+        raise ValueError(f"bad bounds {bounds!r}")
+    meta = {"help": help, "choices": choices, "bounds": bounds, "flag": flag, "metavar": metavar, "what": what}
+    return dataclasses.field(default=default, metadata={"option": meta})
+
+
+def declared(cls) -> list[tuple[dataclasses.Field, dict]]:
+    """(field, its option metadata) of every option field of ``cls``, in declaration order."""
+    return [(f, f.metadata["option"]) for f in dataclasses.fields(cls) if "option" in f.metadata]
+
+
+def flag_of(f: dataclasses.Field, meta: dict) -> str | None:
+    if meta["flag"] is None:
+        return None
+    return meta["flag"] if isinstance(meta["flag"], str) else "--" + f.name.replace("_", "-")
+
+
+def _kind(cls, f: dataclasses.Field) -> tuple[type, bool]:
+    """(element type, is a tuple) of a field's annotation, Optional stripped."""
+    hint = typing.get_type_hints(cls)[f.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", ())) and len(args) == 1:
+        hint = args[0]
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0], True
+    return hint, False
+
+
+def _metavar(f: dataclasses.Field, meta: dict, kind: type, many: bool) -> str:
+    return meta["metavar"] or ("A,B,..." if many else {int: "N", float: "X"}.get(kind, f.name.upper()))
+
+
+def _list_of(kind: type):
+    name = {int: "integers", float: "numbers", str: "names"}[kind]
+
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(x) for x in text.replace(",", " ").split())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+    return parse
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(_show(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def defaults(cls, presets: dict[str, dict] | None = None) -> dict[str, dict[str, Any]]:
+    """{preset name: {field: value}}: each preset over the class defaults ({"default": ...} without presets)."""
+    base = {f.name: f.default for f, _ in declared(cls)}
+    return {name: {**base, **values} for name, values in (presets or {"default": {}}).items()}
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls, presets: dict[str, dict] | None = None) -> None:
+    """One argument per option field of ``cls`` with a flag; each defaults to None (the preset decides)."""
+    table = defaults(cls, presets)
+    for f, meta in declared(cls):
+        flag = flag_of(f, meta)
+        if flag is None:
+            continue
+        kind, many = _kind(cls, f)
+        values = {p: _show(v[f.name]) for p, v in table.items()}
+        shown = next(iter(values.values())) if len(set(values.values())) == 1 else \
+            "; ".join(f"{p}: {v}" for p, v in values.items())
+        text = f"{meta['help']} (default {shown})".replace("%", "%%")
+        kwargs: dict[str, Any] = {"help": text, "dest": f.name, "default": None}
+        if kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _list_of(kind) if many else kind
+            if meta["choices"]:
+                kwargs["choices"] = list(meta["choices"])
+            if not meta["choices"]:
+                kwargs["metavar"] = _metavar(f, meta, kind, many)
+        parser.add_argument(flag, **kwargs)
+
+
+def settings_from_args(cls, args: argparse.Namespace, presets: dict[str, dict] | None = None,
+                       preset: str | None = None):
+    """``cls`` from a preset (or the class defaults) with every option given on the command line over it."""
+    values = dict((presets or {}).get(preset, {})) if preset else {}
+    for f, _ in declared(cls):
+        given = getattr(args, f.name, None)
+        if given is not None:
+            values[f.name] = given
+    return cls(**values)
+
+
+def _bound_ok(value: float, bounds: str) -> bool:
+    m = _BOUNDS.match(bounds)
+    if m.group(1):
+        limit = float(m.group(2))
+        return value >= limit if m.group(1) == ">=" else value > limit
+    low, high = float(m.group(4)), float(m.group(5))
+    return (value >= low if m.group(3) == "[" else value > low) and (value <= high if m.group(6) == "]" else value < high)
+
+
+def _bound_words(bounds: str, kind: type, many: bool = False) -> str:
+    """"positive", ">= 0", "in [0, 1)"; for tuples "positive numbers", "numbers >= 0", ..."""
+    if bounds in ("> 0", ">= 1" if kind is int else "> 0"):
+        return "positive numbers" if many else "positive"
+    words = bounds if bounds.startswith(">") else f"in {bounds}"
+    return f"numbers {words}" if many else words
+
+
+def check(settings) -> None:
+    """Refuse the first option out of its choices or bounds: one NstError naming the option."""
+    cls = type(settings)
+    for f, meta in declared(cls):
+        value = getattr(settings, f.name)
+        name = flag_of(f, meta) or f.name
+        if value is None:
+            continue
+        kind, many = _kind(cls, f)
+        items = value if many else (value,)
+        if meta["choices"] and any(v not in meta["choices"] for v in items):
+            raise NstError(f"{name} must be one of {', '.join(map(str, meta['choices']))}, got {value!r}")
+        if meta["bounds"] and kind in (int, float):
+            if many and not items:
+                raise NstError(f"{name} needs at least one value")
+            if not all(_bound_ok(v, meta["bounds"]) for v in items):
+                what = meta["what"] or _bound_words(meta["bounds"], kind, many)
+                raise NstError(f"{name} must be {what}, got {value}")
+
+
+def markdown_table(cls, presets: dict[str, dict] | None = None) -> str:
+    """The docs' option table: flag, the default of each preset, meaning (bounds and choices included)."""
+    table = defaults(cls, presets)
+    head = ["option", *table, "meaning"]
+    rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for f, meta in declared(cls):
+        flag = flag_of(f, meta)
+        if flag is None:
+            continue
+        kind, many = _kind(cls, f)
+        arg = "|".join(map(str, meta["choices"])) if meta["choices"] else _metavar(f, meta, kind, many)
+        shown = (f"`{flag}`" if kind is bool else f"`{flag} {arg}`").replace("|", "\\|")
+        extra = f" ({meta['what'] or _bound_words(meta['bounds'], kind, many)})" if meta["bounds"] else ""
+        cells = [_show(v[f.name]).replace("|", "\\|") for v in table.values()]
+        rows.append("| " + " | ".join([shown, *cells, meta["help"].replace("|", "\\|") + extra]) + " |")
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------------- generated docs
+BEGIN, END = "<!-- BEGIN GENERATED: {name} (python -m nst.options --write) -->", "<!-- END GENERATED: {name} -->"
+
+
+def generated_tables() -> dict[str, tuple[Path, str]]:
+    """{table name: (docs file, its generated Markdown)} for every settings class with options."""
+    from nst import gatys
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    return {"nst stylize options": (docs / "part1_gatys.md", markdown_table(gatys.Config, gatys.PRESETS))}
+
+
+def _replace(text: str, name: str, table: str) -> str:
+    begin, end = BEGIN.format(name=name), END.format(name=name)
+    if begin not in text or end not in text:
+        raise NstError(f"no generated block {name!r} (markers {begin} ... {end})")
+    head, rest = text.split(begin, 1)
+    return f"{head}{begin}\n{table}\n{end}{rest.split(end, 1)[1]}"
+
+
+def stale_docs() -> list[str]:
+    """The docs files whose generated tables differ from the code (empty when in sync)."""
+    return [f"{path}: {name}" for name, (path, table) in generated_tables().items()
+            if path.is_file() and _replace(path.read_text(), name, table) != path.read_text()]
+
+
+def write_docs() -> list[Path]:
+    """Rewrite every generated table in the docs; the files that changed."""
+    from nst.images import write_atomic
+
+    changed = []
+    for name, (path, table) in generated_tables().items():
+        text = path.read_text()
+        new = _replace(text, name, table)
+        if new != text:
+            write_atomic(path, new)
+            changed.append(path)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nst.options", description="Regenerate the docs' option tables.")
+    parser.add_argument("--write", action="store_true", help="rewrite them (default: list the stale ones, exit 1)")
+    args = parser.parse_args(argv)
+    if args.write:
+        for path in write_docs():
+            print(f"wrote {path}")
+        return 0
+    stale = stale_docs()
+    for line in stale:
+        print(f"stale: {line}")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Options declared once (nst/options.py): flags, validation and the docs' tables come from the fields."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from nst import gatys, options
+from nst.errors import NstError
+
+
+def _parser():
+    from nst.cli import build_parser
+
+    return build_parser()
+
+
+def test_docs_option_tables_are_generated_from_the_code():
+    assert options.stale_docs() == [], "run `python -m nst.options --write` and commit the docs"
+
+
+def test_every_declared_flag_is_on_the_command_line_with_its_preset_defaults_in_help():
+    p = _parser()
+    stylize = p._subparsers._group_actions[0].choices["stylize"]
+    flags = {s for a in stylize._actions for s in a.option_strings}
+    for f, meta in options.declared(gatys.Config):
+        flag = options.flag_of(f, meta)
+        assert flag is None or flag in flags, flag
+    help_text = stylize.format_help()
+    # the content, style and tv weights' defaults show, per preset (they did not before)
+    assert "cs20si: 100000; neural-style: 5; neural-style-fast: 5" in " ".join(help_text.split())
+
+
+def test_given_options_override_the_preset_and_the_rest_come_from_it():
+    from nst.cli.gatys import config_from_args
+
+    c = config_from_args(_parser().parse_args(["stylize", "--preset", "neural-style", "--iterations", "7",
+                                               "--scales", "64,128", "--no-xla"]))
+    assert (c.iterations, c.scales, c.xla, c.style_weight, c.pooling) == (7, (64, 128), False, 500.0, "max")
+    assert config_from_args(_parser().parse_args(["stylize"])) == gatys.Config()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("beta2", 1.0, "--beta2 must be in [0, 1), got 1.0"),
+    ("iterations", -1, "--iterations must be >= 0, got -1"),
+    ("max_size", 0, "--max-size must be positive, got 0"),
+    ("pooling", "min", "--pooling must be one of avg, max, got 'min'"),
+    ("normalization", "x", "normalization must be one of cs20si, neural-style, got 'x'"),
+    ("style_scales", (1.0, -2.0), "--style-scales must be positive numbers, got (1.0, -2.0)"),
+    ("scale_fractions", (0.5, 2.0), "--scale-fractions must be fractions in (0, 1], got (0.5, 2.0)"),
+])
+def test_bounds_and_choices_come_from_the_declaration(field, value, message):
+    with pytest.raises(NstError) as e:
+        options.check(dataclasses.replace(gatys.Config(), **{field: value}))
+    assert str(e.value) == message
+    options.check(gatys.Config())   # the defaults are valid
+
+
+def test_a_table_changes_with_its_declaration(tmp_path, monkeypatch):
+    @dataclasses.dataclass
+    class Small:
+        steps: int = options.option(3, "how many", bounds=">= 1")
+        mode: str = options.option("a", "which", choices=("a", "b"))
+
+    table = options.markdown_table(Small, {"one": {}, "two": {"steps": 9}})
+    assert table.splitlines()[2] == "| `--steps N` | 3 | 9 | how many (positive) |"
+    assert table.splitlines()[3] == "| `--mode a\\|b` | a | a | which |"
