@@ -7,15 +7,13 @@ leaves a half-written file that a later run would trust.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+from nst.atomic import atomic_path
 from nst.errors import NstError
 
 CHUNK = 1 << 20
@@ -84,30 +82,25 @@ def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60
     ``progress``: a bar on a terminal, a line every few seconds elsewhere (:class:`ByteProgress`).
     ``max_bytes``: refuse a larger file, by its Content-Length before reading or as soon as it gets there.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "nst (neural style teaching package)"})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            if max_bytes is not None and total is not None and total > max_bytes:
-                raise NstError(f"{url}: {_mb(total)}, over the limit of {_mb(max_bytes)}")
-            bar = ByteProgress(dest.name, total, enabled=progress)
-            try:
-                for chunk in iter(lambda: resp.read(CHUNK), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-                    if max_bytes is not None and bar.done > max_bytes:
-                        raise NstError(f"{url}: over the limit of {_mb(max_bytes)}")
-            finally:
-                bar.close()
-        check_file(Path(tmp), **expected)
-        os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            request = urllib.request.Request(url, headers={"User-Agent": "nst (neural style teaching package)"})
+            with open(tmp, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
+                total = int(resp.headers.get("Content-Length") or 0) or None
+                if max_bytes is not None and total is not None and total > max_bytes:
+                    raise NstError(f"{url}: {_mb(total)}, over the limit of {_mb(max_bytes)}")
+                bar = ByteProgress(dest.name, total, enabled=progress)
+                try:
+                    for chunk in iter(lambda: resp.read(CHUNK), b""):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+                        if max_bytes is not None and bar.done > max_bytes:
+                            raise NstError(f"{url}: over the limit of {_mb(max_bytes)}")
+                finally:
+                    bar.close()
+            check_file(tmp, **expected)
     except OSError as e:  # URLError, HTTPError, timeouts and disk errors are all OSError
         raise NstError(f"could not download {url}: {e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dest
 
 

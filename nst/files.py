@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 
 from nst.errors import NstError
-from nst.images import write_atomic
+from nst.atomic import write_atomic
 
 
 def read_yaml_mapping(path: str | Path) -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from nst.atomic import atomic_path, write_atomic  # noqa: F401 - write_atomic: callers import it here too
 from nst.errors import NstError
 from nst.weights import MEAN_RGB
 
@@ -176,44 +177,14 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(image, dtype=np.float32), 0, 255).round().astype(np.uint8)
 
 
-def publish(tmp: str, path: str | Path) -> None:
-    """Rename a finished temp file into place with a plain open()'s mode (mkstemp makes it 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-
-
 def save_image(image: np.ndarray, path: str | Path) -> Path:
-    """Save a (H, W, 3) 0..255 image atomically (temp file in the same folder, then rename)."""
+    """Save a (H, W, 3) 0..255 image atomically (:mod:`nst.atomic`); the format from the extension."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise NstError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(to_uint8(image)).save(tmp, format=fmt)
-        publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def write_atomic(path: str | Path, data: bytes | str) -> Path:
-    """Write bytes or text to ``path`` through a temp file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

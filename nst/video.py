@@ -10,13 +10,12 @@ Audio is not carried over.
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from nst.atomic import atomic_path
 from nst.errors import NstError
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
@@ -74,10 +73,8 @@ class VideoWriter:
     def __enter__(self) -> "VideoWriter":
         import imageio_ffmpeg
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".mp4",
-                                        dir=self.path.parent)
-        os.close(fd)
+        self._atomic = atomic_path(self.path, suffix=self.path.suffix or ".mp4")
+        self.tmp = str(self._atomic.__enter__())
         self.writer = imageio_ffmpeg.write_frames(
             self.tmp, self.size, fps=self.fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
             quality=self.quality, macro_block_size=1, ffmpeg_log_level="error")
@@ -94,10 +91,7 @@ class VideoWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             self.writer.close()
-            if exc_type is None:
-                from nst.images import publish
-
-                publish(self.tmp, self.path)   # the mode a plain open() gives, not mkstemp's 0600
-        finally:
-            if os.path.exists(self.tmp):
-                os.unlink(self.tmp)
+        except BaseException as e:
+            self._atomic.__exit__(type(e), e, e.__traceback__)
+            raise
+        self._atomic.__exit__(exc_type, exc, tb)   # renamed into place only when nothing failed

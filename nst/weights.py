@@ -22,7 +22,6 @@ import glob
 import importlib.metadata
 import io
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,17 +296,11 @@ def load_weights(name: str = "vgg19", *, path: str | Path | None = None, auto_fe
 
 
 def _save_cache(dest: Path, weights: Weights) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".npz", dir=dest.parent)
-    os.close(fd)
-    try:
-        arrays = {f"{n}/W": W for n, (W, _) in weights.items()}
-        arrays.update({f"{n}/b": b for n, (_, b) in weights.items()})
-        np.savez(tmp, **arrays)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from nst.files import write_npz
+
+    arrays = {f"{n}/W": W for n, (W, _) in weights.items()}
+    arrays.update({f"{n}/b": b for n, (_, b) in weights.items()})
+    write_npz(dest, arrays)
 
 
 def describe() -> list[dict[str, str]]:

@@ -1,7 +1,6 @@
 """``nst stylize`` (Gatys et al., every option of the classic neural-style tool) and ``nst plot-losses``."""
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import shutil
