@@ -10,9 +10,9 @@ From such a settings class this module derives everything else, so nothing is wr
   argument defaults to None, so a preset's value applies unless the option is given.
 * ``check(settings)``: every choice and bound, one ``NstError`` naming the option
   (``--beta2 must be in [0, 1), got 1.0``).
-* ``markdown_table(Config, presets)``: the option table of the docs; ``docs_in_sync`` and
-  ``python -m nst.options --write`` keep the generated tables in the docs current (a test fails
-  when they are stale).
+* ``markdown_table(Config, presets)``: the option table of the docs (``nst.doctables`` writes
+  the generated tables into the docs, ``python -m nst.doctables --write``; a test fails when they
+  are stale).
 
 Bounds are written ``>= a``, ``> a``, ``[a, b]``, ``[a, b)`` or ``(a, b]``; for tuples they apply
 to every element. ``flag=None`` keeps a field out of the command line (set by presets only).
@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
-import sys
 import typing
-from pathlib import Path
 from typing import Any
 
 from nst.errors import NstError
@@ -188,61 +186,3 @@ def markdown_table(cls, presets: dict[str, dict] | None = None) -> str:
         cells = [_show(v[f.name]).replace("|", "\\|") for v in table.values()]
         rows.append("| " + " | ".join([shown, *cells, meta["help"].replace("|", "\\|") + extra]) + " |")
     return "\n".join(rows)
-
-
-# ---------------------------------------------------------------------------- generated docs
-BEGIN, END = "<!-- BEGIN GENERATED: {name} (python -m nst.options --write) -->", "<!-- END GENERATED: {name} -->"
-
-
-def generated_tables() -> dict[str, tuple[Path, str]]:
-    """{table name: (docs file, its generated Markdown)} for every settings class with options."""
-    from nst import gatys
-
-    docs = Path(__file__).resolve().parents[1] / "docs"
-    return {"nst stylize options": (docs / "part1_gatys.md", markdown_table(gatys.Config, gatys.PRESETS))}
-
-
-def _replace(text: str, name: str, table: str) -> str:
-    begin, end = BEGIN.format(name=name), END.format(name=name)
-    if begin not in text or end not in text:
-        raise NstError(f"no generated block {name!r} (markers {begin} ... {end})")
-    head, rest = text.split(begin, 1)
-    return f"{head}{begin}\n{table}\n{end}{rest.split(end, 1)[1]}"
-
-
-def stale_docs() -> list[str]:
-    """The docs files whose generated tables differ from the code (empty when in sync)."""
-    return [f"{path}: {name}" for name, (path, table) in generated_tables().items()
-            if path.is_file() and _replace(path.read_text(), name, table) != path.read_text()]
-
-
-def write_docs() -> list[Path]:
-    """Rewrite every generated table in the docs; the files that changed."""
-    from nst.images import write_atomic
-
-    changed = []
-    for name, (path, table) in generated_tables().items():
-        text = path.read_text()
-        new = _replace(text, name, table)
-        if new != text:
-            write_atomic(path, new)
-            changed.append(path)
-    return changed
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nst.options", description="Regenerate the docs' option tables.")
-    parser.add_argument("--write", action="store_true", help="rewrite them (default: list the stale ones, exit 1)")
-    args = parser.parse_args(argv)
-    if args.write:
-        for path in write_docs():
-            print(f"wrote {path}")
-        return 0
-    stale = stale_docs()
-    for line in stale:
-        print(f"stale: {line}")
-    return 1 if stale else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from nst import gatys, options
+from nst import doctables, gatys, options
 from nst.errors import NstError
 
 
@@ -16,7 +16,7 @@ def _parser():
 
 
 def test_docs_option_tables_are_generated_from_the_code():
-    assert options.stale_docs() == [], "run `python -m nst.options --write` and commit the docs"
+    assert doctables.stale_docs() == [], "run `python -m nst.doctables --write` and commit the docs"
 
 
 def test_every_declared_flag_is_on_the_command_line_with_its_preset_defaults_in_help():

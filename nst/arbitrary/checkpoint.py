@@ -17,7 +17,8 @@ from nst.errors import NstError
 from nst.files import read_npz, write_npz
 
 from .config import ModelConfig
-from .networks import ArbitraryStyleModel
+from .networks import ArbitraryStyleModel, build_model
+from .published import load_published
 
 
 def _key(variable) -> str:
@@ -77,29 +78,12 @@ def export_model(path: Path, model: ArbitraryStyleModel, dtype: str = "float16",
     return Path(path)
 
 
-def build_model(config: ModelConfig, impl: ModuleType, precision: str = "float32") -> ArbitraryStyleModel:
-    """A built model of ``config`` around ``impl``; ``precision="bfloat16"`` computes in bfloat16
-    (weights stay float32), about 2x faster on CPUs with AVX512_BF16."""
-    import keras
-
-    if precision not in ("float32", "bfloat16", "float16"):
-        raise NstError(f"--precision must be float32, bfloat16 or float16, got {precision!r}")
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32" if precision == "float32" else f"mixed_{precision}")
-    try:
-        return ArbitraryStyleModel(config, impl, name="arbitrary").build_all()
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
 def load_model(path: str | Path, impl: ModuleType, precision: str = "float32") -> ArbitraryStyleModel:
     """Rebuild the model an export or checkpoint describes and load its weights.
 
     ``path="published"`` is Magenta's published model (fetched and converted on first use).
     """
     if str(path) == "published":
-        from .published import load_published
-
         return load_published(impl, precision)
     path = Path(path)
     arrays = _read_npz(path)

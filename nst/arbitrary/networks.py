@@ -187,3 +187,16 @@ class ArbitraryStyleModel(keras.Model):
         x = tf.zeros((1, size, size, 3))
         self((x, x))
         return self
+
+
+def build_model(config: ModelConfig, impl: ModuleType, precision: str = "float32") -> ArbitraryStyleModel:
+    """A built model of ``config`` around ``impl``; ``precision="bfloat16"`` computes in bfloat16
+    (weights stay float32), about 2x faster on CPUs with AVX512_BF16."""
+    if precision not in ("float32", "bfloat16", "float16"):
+        raise NstError(f"--precision must be float32, bfloat16 or float16, got {precision!r}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32" if precision == "float32" else f"mixed_{precision}")
+    try:
+        return ArbitraryStyleModel(config, impl, name="arbitrary").build_all()
+    finally:
+        keras.config.set_dtype_policy(previous)

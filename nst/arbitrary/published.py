@@ -17,6 +17,9 @@ import numpy as np
 from nst.errors import NstError
 from nst.files import write_npz
 
+from .config import ModelConfig
+from .networks import build_model
+
 NAME = "magenta-arbitrary"
 PUBLISHED_CONFIG = {"predictor": "mobilenet_v2", "width": 0.25, "embedding_dim": 100, "style_size": 256}
 
@@ -113,9 +116,6 @@ def assign_published(model, arrays: dict[str, np.ndarray]) -> None:
 
 def load_published(impl: ModuleType, precision: str = "float32"):
     """The published model around ``impl``'s CIN and head, every weight set."""
-    from .checkpoint import build_model
-    from .config import ModelConfig
-
     arrays = load_arrays()
     model = build_model(ModelConfig.from_dict(PUBLISHED_CONFIG), impl, precision)
     assign_published(model, arrays)
