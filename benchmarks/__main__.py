@@ -117,7 +117,7 @@ def multiscale_row(scales: list[int], seed: int = 0) -> dict:
     from benchmarks import shared_images
 
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "nst", "stylize", str(shared_images() / "content" / "amber.jpg"), "--styles",
+        cmd = [sys.executable, "-m", "nst", "stylize", str(shared_images() / "content" / "amber.jpg"), "--style",
                str(shared_images() / "styles" / "starry_night.jpg"), "--scales", ",".join(map(str, scales)),
                "--iterations", "1", "--seed", str(seed), "--run-dir", tmp, "--impl", "solutions"]
         wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import sys
 import typing
 from typing import Any
 
@@ -31,15 +32,18 @@ _BOUNDS = re.compile(r"^(?:(>=|>) *(-?[\d.e+-]+)|([\[(]) *(-?[\d.e+-]+) *, *(-?[
 
 
 def option(default: Any, help: str, *, choices: tuple | None = None, bounds: str | None = None,
-           flag: str | None | bool = True, metavar: str | None = None, what: str | None = None) -> Any:
+           flag: str | None | bool = True, metavar: str | None = None, what: str | None = None,
+           deprecated: tuple[str, ...] = ()) -> Any:
     """A dataclass field with its command-line declaration in ``metadata``.
 
     ``flag``: True for ``--field-name``, a string for another spelling, None for no flag.
     ``what``: how an error names the bounds, when the words derived from them do not say it well.
+    ``deprecated``: old spellings still accepted for one release, each with a warning.
     """
     if bounds is not None and not _BOUNDS.match(bounds):
         raise ValueError(f"bad bounds {bounds!r}")
-    meta = {"help": help, "choices": choices, "bounds": bounds, "flag": flag, "metavar": metavar, "what": what}
+    meta = {"help": help, "choices": choices, "bounds": bounds, "flag": flag, "metavar": metavar, "what": what,
+            "deprecated": deprecated}
     return dataclasses.field(default=default, metadata={"option": meta})
 
 
@@ -120,6 +124,34 @@ def add_arguments(parser: argparse.ArgumentParser, cls, presets: dict[str, dict]
             if not meta["choices"]:
                 kwargs["metavar"] = _metavar(f, meta, kind, many)
         parser.add_argument(flag, **kwargs)
+        for old in meta["deprecated"]:
+            deprecated_alias(parser, old, flag, **{k: v for k, v in kwargs.items() if k != "help"})
+
+
+class _Deprecated(argparse.Action):
+    """Stores like the new flag, and says once on stderr that the old spelling is going away."""
+
+    def __init__(self, option_strings, dest, new: str, store: str = "store", **kwargs):
+        self.new, self.store = new, store
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"warning: {option_string} is deprecated and will be removed in the next release; use {self.new}",
+              file=sys.stderr)
+        if self.store == "extend":
+            setattr(namespace, self.dest, (getattr(namespace, self.dest) or []) + list(values))
+        else:
+            setattr(namespace, self.dest, values)
+
+
+def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: str, *, store: str = "store",
+                     **kwargs) -> None:
+    """Accept ``old`` as a hidden spelling of ``new`` (same ``dest``), with a warning when used.
+
+    ``store="extend"`` appends its values to the list ``new`` builds (``--styles A B`` = ``--style A --style B``).
+    """
+    kwargs.pop("action", None)
+    parser.add_argument(old, action=_Deprecated, new=new, store=store, help=argparse.SUPPRESS, **kwargs)
 
 
 def settings_from_args(cls, args: argparse.Namespace, presets: dict[str, dict] | None = None,

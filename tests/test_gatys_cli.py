@@ -19,7 +19,7 @@ def pair(shared_images):
 
 def stylize(pair, run_dir, *extra, iterations=6):
     content, style = pair
-    return main(["stylize", content, "--styles", style, "--max-size", "48", "--iterations", str(iterations),
+    return main(["stylize", content, "--style", style, "--max-size", "48", "--iterations", str(iterations),
                  "--run-dir", str(run_dir), "--seed", "3", "--impl", "solutions", *extra])
 
 
@@ -89,7 +89,7 @@ def test_lbfgs_lowers_the_loss(pair, tmp_path):
 def test_two_styles_blend_scales_preserve_colors_and_preset(pair, tmp_path, shared_images):
     content, style = pair
     second = str(shared_images / "styles" / "the_scream.jpg")
-    code = main(["stylize", content, "--styles", style, second, "--style-blend-weights", "0.7,0.3",
+    code = main(["stylize", content, "--style", style, "--style", second, "--style-weights", "0.7,0.3",
                  "--style-scales", "0.5,1.5", "--preserve-colors", "--preset", "neural-style", "--pooling", "avg",
                  "--max-size", "48", "--iterations", "3", "--run-dir", str(tmp_path / "m"), "--seed", "1"])
     assert code == 0
@@ -112,8 +112,9 @@ def test_style_blend_weights_weigh_the_styles(pair, tmp_path, shared_images):
     runs = {}
     for name, styles, blend in (("a", [style], None), ("b", [second], None), ("a0", [style, second], "1,0"),
                                 ("0b", [style, second], "0,1"), ("ab", [style, second], "0.5,0.5")):
-        extra = ["--style-blend-weights", blend] if blend else []
-        assert main(["stylize", content, "--styles", *styles, *extra, "--max-size", "48", "--iterations", "4",
+        extra = ["--style-weights", blend] if blend else []
+        style_args = [a for s in styles for a in ("--style", s)]
+        assert main(["stylize", content, *style_args, *extra, "--max-size", "48", "--iterations", "4",
                      "--run-dir", str(tmp_path / name), "--seed", "1", "--impl", "solutions"]) == 0
         runs[name] = _final(tmp_path / name)
     assert np.abs(runs["a0"] - runs["a"]).max() <= 1, "weights 1,0: the second style counts for nothing"
@@ -157,11 +158,11 @@ def test_preserve_colors_keeps_the_contents_colours(pair, tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["stylize", "missing.jpg", "--styles", "x.jpg"], "missing.jpg: no such file"),
-    (["stylize", "{content}", "--styles", "{content}", "--max-size", "0"], "--max-size must be positive"),
-    (["stylize", "{content}", "--styles", "{style}", "--style-blend-weights", "1,2"], "1 style images but 2"),
-    (["stylize", "{text}", "--styles", "{style}"], "not an image file"),
-    (["stylize", "{content}", "--styles", "{style}", "--initial-noiseblend", "2"], "--initial-noiseblend must be in"),
+    (["stylize", "missing.jpg", "--style", "x.jpg"], "missing.jpg: no such file"),
+    (["stylize", "{content}", "--style", "{content}", "--max-size", "0"], "--max-size must be positive"),
+    (["stylize", "{content}", "--style", "{style}", "--style-weights", "1,2"], "1 style images but 2"),
+    (["stylize", "{text}", "--style", "{style}"], "not an image file"),
+    (["stylize", "{content}", "--style", "{style}", "--initial-noiseblend", "2"], "--initial-noiseblend must be in"),
 ])
 def test_bad_input_is_one_clear_line(pair, tmp_path, capsys, argv, message):
     (tmp_path / "t.jpg").write_text("not a picture")
@@ -199,7 +200,7 @@ def test_a_run_stopped_at_a_stub_leaves_no_run_folder(pair, tmp_path, capsys):
     """The stubs stop at a TODO before the first checkpoint: the run folder they made is removed."""
     content, style = pair
     run_dir = tmp_path / "run"
-    code = main(["stylize", content, "--styles", style, "--max-size", "48", "--iterations", "2",
+    code = main(["stylize", content, "--style", style, "--max-size", "48", "--iterations", "2",
                  "--run-dir", str(run_dir), "--impl", "assignment"])
     assert code == 2 and "TODO" in capsys.readouterr().err
     assert not run_dir.exists()

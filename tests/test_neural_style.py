@@ -117,12 +117,12 @@ def pair(shared_images):
     (["--seed", "-1"], "--seed must be >= 0"),
     (["--checkpoint-output", "x.png"], "--checkpoint-output must be a pattern with %s"),
     (["--max-pixels", "100"], "over the pixel budget"),
-    (["--styles", "{text}"], "not an image file"),
+    (["--style", "{text}"], "not an image file"),
 ])
 def test_refused_runs_write_nothing(pair, tmp_path, monkeypatch, capsys, extra, message):
     (tmp_path / "t.jpg").write_text("not a picture")
     monkeypatch.chdir(tmp_path)
-    argv = ["stylize", pair[0], "--styles", pair[1], "--max-size", "48", "--iterations", "1"]
+    argv = ["stylize", pair[0], "--style", pair[1], "--max-size", "48", "--iterations", "1"]
     argv += [a.format(text=tmp_path / "t.jpg") for a in extra]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -151,7 +151,7 @@ def _graph_summaries(logdir) -> dict[str, "object"]:
 def test_tensorboard_holds_the_graph_of_one_step(pair, tmp_path, optimizer, tag):
     from nst.summaries import read_scalars
 
-    argv = ["stylize", pair[0], "--styles", pair[1], "--max-size", "40", "--iterations", "2",
+    argv = ["stylize", pair[0], "--style", pair[1], "--max-size", "40", "--iterations", "2",
             "--optimizer", optimizer, "--run-dir", str(tmp_path / "r"), "--preset", "neural-style"]
     assert main(argv) == 0
     graphs = _graph_summaries(tmp_path / "r" / "logs")
@@ -174,7 +174,7 @@ def test_fast_preset_is_lbfgs_from_the_content_and_coarse_to_fine_runs(pair, tmp
     fast = config_from_args(build_parser().parse_args(["stylize", "--preset", "neural-style-fast"]))
     assert (fast.optimizer, fast.initial, fast.style_weight, fast.normalization) == ("lbfgs", "content", 500.0,
                                                                                     "neural-style")
-    argv = ["stylize", pair[0], "--styles", pair[1], "--max-size", "48", "--preset", "neural-style-fast",
+    argv = ["stylize", pair[0], "--style", pair[1], "--max-size", "48", "--preset", "neural-style-fast",
             "--iterations", "2", "--scale-fractions", "0.5,1", "--coarse-iterations", "2",
             "--run-dir", str(tmp_path / "f")]
     assert main(argv) == 0

@@ -86,7 +86,7 @@ def test_nst_stylize_takes_urls(server, tmp_path, monkeypatch):
     from nst.cli import main
 
     run = tmp_path / "run"
-    code = main(["stylize", f"{server}/cat.png", "--styles", f"{server}/cat.png", "--iterations", "1",
+    code = main(["stylize", f"{server}/cat.png", "--style", f"{server}/cat.png", "--iterations", "1",
                  "--max-size", "32", "--run-dir", str(run)])
     assert code == 0 and (run / "final.png").is_file()
     assert _Handler.hits == ["/cat.png"]

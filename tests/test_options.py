@@ -65,3 +65,14 @@ def test_a_table_changes_with_its_declaration(tmp_path, monkeypatch):
     table = options.markdown_table(Small, {"one": {}, "two": {"steps": 9}})
     assert table.splitlines()[2] == "| `--steps N` | 3 | 9 | how many (positive) |"
     assert table.splitlines()[3] == "| `--mode a\\|b` | a | a | which |"
+
+
+def test_stylize_speaks_the_arbitrary_dialect_and_keeps_the_old_spellings_with_a_warning(capsys):
+    new = _parser().parse_args(["stylize", "c.jpg", "--style", "a.jpg", "--style", "b.jpg", "--style-weights", "1,2"])
+    assert capsys.readouterr().err == ""
+    old = _parser().parse_args(["stylize", "c.jpg", "--styles", "a.jpg", "b.jpg", "--style-blend-weights", "1,2"])
+    err = capsys.readouterr().err.splitlines()
+    assert (old.style, old.style_blend_weights) == (new.style, new.style_blend_weights) == (["a.jpg", "b.jpg"], (1.0, 2.0))
+    assert err == ["warning: --styles is deprecated and will be removed in the next release; use --style A --style B",
+                   "warning: --style-blend-weights is deprecated and will be removed in the next release; "
+                   "use --style-weights"]

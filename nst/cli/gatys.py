@@ -12,13 +12,15 @@ DEFAULT_STYLE = "styles/swirls.jpg"
 
 def add_parser(sub) -> None:
     from nst.gatys import PRESETS, Config
-    from nst.options import add_arguments
+    from nst.options import add_arguments, deprecated_alias
 
     p = sub.add_parser("stylize", help="Gatys et al. optimisation-based style transfer (the CS20si assignment)",
                        description="Optimise an image so its VGG19 features match CONTENT and its Gram "
                                    "matrices match the STYLE images.")
     p.add_argument("content", nargs="?", default=DEFAULT_CONTENT, help=f"content image (default {DEFAULT_CONTENT})")
-    p.add_argument("--styles", nargs="+", default=[DEFAULT_STYLE], metavar="STYLE", help="one or more style images")
+    p.add_argument("--style", action="append", metavar="STYLE",
+                   help=f"a style image (file or URL); repeat for several (default {DEFAULT_STYLE})")
+    deprecated_alias(p, "--styles", "--style A --style B", store="extend", dest="style", nargs="+")
     p.add_argument("-o", "--output", help="output image (default outputs/<run>/final.png)")
     p.add_argument("--preset", choices=list(PRESETS), default="cs20si",
                    help="defaults to start from (options given explicitly override them): cs20si (the handout's "
@@ -34,6 +36,10 @@ def add_parser(sub) -> None:
     q.add_argument("logdir", help="TensorBoard log folder (or a run folder containing logs/)")
     q.add_argument("-o", "--output", default="loss_curves.png")
     q.set_defaults(func=plot_losses)
+
+
+def _styles(args) -> list[str]:
+    return args.style or [DEFAULT_STYLE]
 
 
 def config_from_args(args):
@@ -62,6 +68,7 @@ def _check_inputs(args, config) -> None:
 def run(args) -> int:
     from nst import gatys, images
 
+    args.styles = _styles(args)
     config = config_from_args(args)
     args.content = str(images.resolve_image(args.content))  # an http(s) URL: downloaded once, cached
     args.styles = [str(images.resolve_image(s)) for s in args.styles]
