@@ -184,13 +184,38 @@ def publish(tmp: str, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
-def save_image(image: np.ndarray, path: str | Path) -> Path:
-    """Save a (H, W, 3) 0..255 image atomically (temp file in the same folder, then rename)."""
+def check_output_image(path: str | Path) -> str:
+    """The Pillow format for an output image path, or NstError (unknown extension, a folder there, a file
+    where a parent folder should be); creates nothing, so commands call it before any work."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise NstError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
+    if path.is_dir():
+        raise NstError(f"{path}: is a folder; give an image file name")
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise NstError(f"{path}: {blocked} is a file, not a folder")
+    return fmt
+
+
+def first_missing_folder(path: str | Path) -> Path | None:
+    """The outermost folder that creating ``path`` (a folder) would create, or None if it exists:
+    what to remove so that a refused or failed run leaves nothing behind."""
+    path = Path(path).absolute()
+    missing = None
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def save_image(image: np.ndarray, path: str | Path) -> Path:
+    """Save a (H, W, 3) 0..255 image atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    fmt = check_output_image(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:

@@ -98,14 +98,20 @@ def run_stylize(args) -> int:
     from nst.fast.stylize import Stylizer
     from nst.runtime import configure_threads, set_seed
 
-    set_seed(args.seed)
-    configure_threads()
     from nst.fast.zoo import resolve
+    from nst.media import plan
 
-    stylizer = Stylizer(resolve(args.model), impl=args.impl, precision=args.precision, max_size=args.max_size,
-                        preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size)
     if args.max_frames is not None and args.max_frames < 1:
         raise NstError(f"--max-frames must be at least 1, got {args.max_frames}")
+    model = resolve(args.model)
+    if not model.is_file():
+        raise NstError(f"{model}: no such model file (a shipped style's name or a .npz from `nst fast train`)")
+    plan(args.inputs, args.output, "check")  # every input and the output folder checked before any work
+    set_seed(args.seed)
+    configure_threads()
+
+    stylizer = Stylizer(model, impl=args.impl, precision=args.precision, max_size=args.max_size,
+                        preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size)
     for path in stylizer.run(args.inputs, args.output, max_frames=args.max_frames):
         print(path)
     return 0

@@ -26,10 +26,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nst.course.todos import TODO_RAISE, module_part
 from nst.errors import NstError
 
-TODO_RAISE = re.compile(r"""raise NotImplementedError\(\s*(["'])(?P<todo>TODO.*?)\1""")
-PART = re.compile(r"^[rRuU]?(?:\"{3}|'{3})\s*Part (\d+)\b")  # a docstring starting "Part 1, step 2: ..."
 RUN_FILES = ("final.png", "settings.json")
 
 
@@ -39,15 +38,6 @@ class Submission:
     files: list[str]
     todos: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # runs left out, or smoke runs handed in
-
-
-def module_part(path: Path) -> int | None:
-    """The part a module belongs to, from its docstring's first words ("Part 2, step 1: ..."); None if unsaid."""
-    for line in path.read_text().splitlines()[:5]:
-        match = PART.match(line.strip())
-        if match:
-            return int(match.group(1))
-    return None
 
 
 def unfinished_todos(modules: list[Path]) -> list[str]:

@@ -1,0 +1,124 @@
+"""Issue 24, messages: a stub run of every command is one ``error:`` line naming the first unwritten TODO,
+and the first ``python -m pytest`` lists every unwritten TODO (read from the stubs), wrapped at 80 columns.
+
+The commands run in-process on this checkout's stubs (``--impl assignment``); the pytest report runs a
+real pytest in a subprocess on a copy of ``assignment/`` with a test that fails the way Keras fails.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nst.course import todos
+
+REPO = Path(__file__).resolve().parents[1]
+CHELSEA, SWIRLS = str(REPO / "content" / "chelsea.jpg"), str(REPO / "styles" / "swirls.jpg")
+
+
+def test_every_stub_todo_is_read_from_the_stubs_in_handout_order():
+    found = todos.unwritten(REPO / "assignment")
+    assert [(t.part, t.n) for t in found if t.part == 1] == [(1, n) for n in range(1, 9)], "TODO 8 included"
+    assert [t.part for t in found] == sorted(t.part for t in found)
+    assert found[0].where() == "assignment/load_vgg.py:43"
+
+
+def test_a_wrapped_todo_is_found_through_the_chain_and_the_ansi_codes():
+    stub = NotImplementedError("TODO 2: the style embedding (arbitrary.py:embed)")
+    keras = NotImplementedError("Exception encountered when calling ArbitraryStyleModel.call().\n\n"
+                                "\x1b[1mTODO 2: the style embedding (arbitrary.py:embed)\x1b[0m\n\nArguments ...")
+    assert todos.todo_of(keras) == (2, "TODO 2: the style embedding (arbitrary.py:embed)", "arbitrary.py")
+    try:
+        try:
+            raise stub
+        except NotImplementedError as e:
+            raise RuntimeError("a library wrapped it") from e
+    except RuntimeError as wrapped:
+        assert todos.todo_of(wrapped)[0] == 2
+    assert todos.todo_of(NotImplementedError("not a stub")) is None
+
+
+@pytest.mark.parametrize("argv, first", [
+    (["stylize", CHELSEA, "--styles", SWIRLS, "--iterations", "1", "--max-size", "32"], "load_vgg.py:43: TODO 1:"),
+    (["fast", "stylize", CHELSEA, "--model", "stained_glass_demo"], "transformer_net.py:61: TODO 1:"),
+    (["arbitrary", "stylize", CHELSEA, "--style", SWIRLS, "--max-size", "32"], "arbitrary.py:33: TODO 1:"),
+], ids=["stylize", "fast", "arbitrary"])
+def test_a_stub_run_of_each_command_is_one_error_line(argv, first, tmp_path, monkeypatch, capsys):
+    from nst.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / ("out" if argv[0] == "fast" else "out.png")
+    assert main(argv + ["-o", str(out), "--impl", "assignment"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and err[0].startswith(f"error: assignment/{first}"), err
+    assert "is not done yet" in err[0] and "\x1b[" not in err[0]
+    assert list(tmp_path.iterdir()) == [], "a stub run leaves nothing behind"
+
+
+PLUGIN_CASE = '''
+def test_like_keras():
+    raise NotImplementedError("Exception encountered when calling Model.call().\\n\\n"
+                              "\\x1b[1mTODO 2: the style embedding (arbitrary.py:embed)\\x1b[0m\\n\\nArguments: ...")
+'''
+
+
+def test_the_first_pytest_run_lists_every_unwritten_todo_in_80_columns(tmp_path):
+    shutil.copytree(REPO / "assignment", tmp_path / "assignment")
+    (tmp_path / "test_case.py").write_text(PLUGIN_CASE)
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p nst.course.pytest_output\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = done.stdout
+    assert done.returncode == 1, out
+    assert "TODO 2 not written yet: assignment/arbitrary.py:63" in out and "\x1b[" not in out, out
+    assert "Traceback" not in out and "Exception encountered" not in out
+    listed = [line for line in out.splitlines() if " TODO " in line and line.startswith("part ")]
+    assert [line.split("  ")[0] for line in listed if line.startswith("part 1")] == \
+        [f"part 1 TODO {n}" for n in range(1, 9)], "every unwritten TODO, not only those a test reached"
+    assert all(len(line) <= 80 for line in out.splitlines()), "wrapped at 80 columns"
+    ours = out[out.index("TODOs not written yet"):out.index("short test summary")]  # pytest's own summary cuts
+    assert not any(line.endswith("...") for line in ours.splitlines()), "no line cut mid-sentence"
+
+
+# ------------------------------------------------------------------ issue 24, bad input: refused before any work
+@pytest.mark.parametrize("argv, work", [
+    (["stylize", CHELSEA, "--styles", SWIRLS, "--iterations", "1", "--max-size", "32", "-o", "deep/out.png.txt"],
+     "nst.gatys.stylize"),
+    (["stylize", CHELSEA, "--styles", SWIRLS, "--iterations", "1", "--max-size", "32",
+      "--checkpoint-iterations", "1", "--checkpoint-output", "deep/c_%s.txt"], "nst.gatys.stylize"),
+    (["fast", "stylize", CHELSEA, "--model", "stained_glass_demo", "-o", "a_file/out"], "nst.fast.model.load_model"),
+    (["arbitrary", "stylize", CHELSEA, "--style", SWIRLS, "-o", "a_file/out.png"], "nst.arbitrary.checkpoint.load_model"),
+], ids=["stylize-o", "stylize-checkpoint", "fast", "arbitrary"])
+def test_a_bad_output_path_is_refused_before_any_work_and_writes_nothing(argv, work, tmp_path, monkeypatch, capsys):
+    import importlib
+
+    from nst.cli import main
+
+    module, name = work.rsplit(".", 1)
+    target = importlib.import_module(module)
+
+    def started(*args, **kwargs):
+        raise AssertionError(f"{work} ran before the output path was checked")
+
+    monkeypatch.setattr(target, name, started)
+    if module == "nst.fast.model":
+        monkeypatch.setattr("nst.fast.stylize.load_model", started)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("a file where a folder would go")
+    assert main(argv + ["--impl", "solutions"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in err
+    assert "run folder:" not in err, "refused before the run started"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"], "a refused run writes nothing"
+
+
+def test_a_run_stopped_by_a_stub_removes_the_folders_it_made(tmp_path, monkeypatch, capsys):
+    from nst.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["stylize", CHELSEA, "--styles", SWIRLS, "--iterations", "1", "--max-size", "32",
+                 "--impl", "assignment"]) == 2
+    assert list(tmp_path.iterdir()) == [], "neither the run folder nor outputs/ is left"
