@@ -68,6 +68,7 @@ def run_train(args) -> int:
     config = load_config(args.config, content_dir=args.content_dir, style_image=args.style_image, naming=args.naming,
                          model_path=args.model_path, batch_size=args.batch_size, image_size=args.image_size,
                          seed=args.seed, init=args.init)
+    config = _own_name(config, given=args.naming is not None)
     strategy = _strategy(args.devices)
     result = train(config, steps=args.steps, impl=args.impl, strategy=strategy, mixed_precision=args.mixed_precision)
     losses = " ".join(f"{k}={v:.4g}" for k, v in result["losses"].items())
@@ -75,6 +76,25 @@ def run_train(args) -> int:
     print(f"model: {result['model']}")
     print(f"tensorboard --logdir {config.run_dir / 'logs'}")
     return 0
+
+
+def _own_name(config, given: bool):
+    """A trained model never takes a shipped model's name (its outputs would pass for the shipped model's):
+    a config's ``naming`` that is one becomes ``<naming>_mine``; a --naming that is one is refused."""
+    import dataclasses
+
+    from nst.errors import NstError
+    from nst.fast.zoo import models_dir, names
+
+    if config.naming not in names():
+        return config
+    shipped = models_dir() / f"{config.naming}.npz"
+    if given:
+        raise NstError(f"--naming {config.naming}: a shipped model has that name ({shipped}); choose another")
+    own = f"{config.naming}_mine"
+    print(f"note: {config.naming} is a shipped model's name ({shipped}); your model is named {own} "
+          "(--naming chooses another)")
+    return dataclasses.replace(config, naming=own)
 
 
 def _strategy(devices: int):
@@ -112,7 +132,12 @@ def run_stylize(args) -> int:
 
     stylizer = Stylizer(model, impl=args.impl, precision=args.precision, max_size=args.max_size,
                         preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size)
+    from nst.fast.zoo import models_dir
+    from nst.provenance import model_record, write_sidecar
+
+    record = model_record(model, models_dir())  # which model made each output: <output>.model.json
     for path in stylizer.run(args.inputs, args.output, max_frames=args.max_frames):
+        write_sidecar(path, record)
         print(path)
     return 0
 

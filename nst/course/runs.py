@@ -35,6 +35,7 @@ class Run:
     smoke: bool
     mtime: float
     extras: list[Path] = field(default_factory=list)  # part 2: stylized images made with its model
+    others: list[Path] = field(default_factory=list)  # part 2: images of its name not made by its model file
 
 
 def _settings(path: Path) -> dict:
@@ -73,9 +74,14 @@ def part2_run(path: Path, outputs: Path) -> Run:
     events = sorted((path / "logs").rglob("events.out.tfevents.*")) if (path / "logs").is_dir() else []
     mtime = max((p.stat().st_mtime for p in events), default=0.0)
     naming = config.get("naming") or path.name
-    made = sorted((p for p in outputs.rglob(f"*_{naming}.*") if p.suffix.lower() in IMAGE_SUFFIXES
-                   and path.parent not in p.parents), key=lambda p: p.stat().st_mtime, reverse=True)
-    return Run(path, 2, str(config.get("style_image") or naming), steps, smoke, mtime, made[:MAX_STYLIZED])
+    from nst.provenance import made_by
+
+    model = path.parent / f"{naming}.npz"   # nst fast train: <model_path>/<naming>/ and <model_path>/<naming>.npz
+    named = sorted((p for p in outputs.rglob(f"*_{naming}.*") if p.suffix.lower() in IMAGE_SUFFIXES
+                    and path.parent not in p.parents), key=lambda p: p.stat().st_mtime, reverse=True)
+    made = [p for p in named if made_by(p, model)]
+    others = [p for p in named if p not in made]
+    return Run(path, 2, str(config.get("style_image") or naming), steps, smoke, mtime, made[:MAX_STYLIZED], others)
 
 
 def classify(path: Path, outputs: Path) -> Run:
@@ -112,6 +118,11 @@ def choose(runs: list[Run]) -> tuple[list[Run], list[str]]:
             if r.key not in latest or r.mtime > latest[r.key].mtime:
                 latest[r.key] = r
         kept = sorted(latest.values(), key=lambda r: r.path.name)
+        for r in kept:
+            if r.others:
+                notes.append(f"part 2: left out {len(r.others)} image(s) named like {r.path.name} but not made by "
+                             f"{r.path.parent / r.path.name}.npz (a shipped model, another model, or no record): "
+                             f"{', '.join(p.name for p in r.others[:3])}")
         left = [r.path.name for r in mine if r not in kept]
         if left:
             notes.append(f"part {part}: left out {', '.join(left)} (smoke runs or older runs of the same images)")
