@@ -290,6 +290,36 @@ def test_submit_part_2_packs_its_models_training_curves_and_stylized_images(proj
     assert not any(n.startswith("runs/chelsea") or n.endswith("style_transfer.py") for n in names)
 
 
+def test_submit_part_1_names_the_rule_and_takes_the_students_pick(project, capsys, monkeypatch):
+    """Issue 24: a later run of the same images replaces an earlier one; the note says which rule and how to
+    hand in the other (--run); each part writes its own zip."""
+    from nst.cli import main
+
+    monkeypatch.chdir(project)
+    assert main(["course", "submit", "--part", "1"]) == 0
+    err = capsys.readouterr().err
+    assert (project / "submission_part1.zip").is_file() and not (project / "submission.zip").exists()
+    note = next(line for line in err.splitlines() if "chelsea-swirls-old" in line)
+    assert "rule: the latest real run per content and style" in note and "--run" in note, note
+    assert main(["course", "submit", "--part", "1", "--run", "outputs/chelsea-swirls-old"]) == 0
+    with zipfile.ZipFile(project / "submission_part1.zip") as zf:
+        runs = {n.split("/")[1] for n in zf.namelist() if n.startswith("runs/")}
+    assert runs == {"chelsea-swirls-old", "astronaut-swirls"}, runs
+    assert "you picked chelsea-swirls-old" in capsys.readouterr().err
+    assert main(["course", "submit", "--part", "2"]) == 0
+    assert (project / "submission_part1.zip").is_file() and (project / "submission_part2.zip").is_file()
+
+
+def test_settings_record_the_implementation_that_ran(tmp_path, monkeypatch):
+    from nst.cli import main
+
+    monkeypatch.setenv("NST_IMPL", "solutions")
+    run = tmp_path / "run"
+    assert main(["stylize", str(REPO / "content" / "chelsea.jpg"), "--styles", str(REPO / "styles" / "swirls.jpg"),
+                 "--iterations", "1", "--max-size", "32", "--run-dir", str(run)]) == 0
+    assert json.loads((run / "settings.json").read_text())["impl"] == "solutions"
+
+
 def test_submit_part_2_packs_only_images_made_by_the_students_own_model(project, capsys):
     """Issue 20: an image named like the student's model but made by a shipped model (or with no record of
     its model) is not the student's work: left out, and the notes say so."""

@@ -27,7 +27,7 @@ FENCE = re.compile(r"```bash\n(.*?)```", re.S)
 TICKED = re.compile(r"`([^`\n]+)`")
 PATHLIKE = re.compile(r"^(?:[\w.-]+/)*[\w.-]+(?:/|\.(?:py|ipynb|yml|yaml|md|jpg|png|npz|mp4|json|toml))$")
 # Made by the README's own commands (checked after the slow test has run them), or the student's own files.
-GENERATED = re.compile(r"^(outputs/.*|outputs|content/video/.*|submission\.zip|curves\.png|out\.png|photo\.jpg|painting\.jpg)$")
+GENERATED = re.compile(r"^(outputs/.*|outputs|content/video/.*|submission(_part\d)?\.zip|curves\.png|out\.png|photo\.jpg|painting\.jpg)$")
 NOT_RUN = ("python3 -m venv", "pip install", "tensorboard ", "jupyter lab")  # installs and servers
 TINY = {  # command prefix -> options appended so it runs in seconds
     "nst stylize": ["--iterations", "2", "--max-size", "48"],
@@ -194,7 +194,7 @@ def test_a_student_follows_the_readme_in_the_unpacked_release(release, readme, s
             assert "Part 1: 100/100" in done.stdout and "Part 2: 100/100" in done.stdout, done.stdout
             assert re.search(r"^Part 3: 0/100\b", done.stdout, re.M), done.stdout  # stubs ("not started": test_newcomer)
         if command.startswith("nst course submit"):
-            with zipfile.ZipFile(release / "submission.zip") as zf:
+            with zipfile.ZipFile(release / "submission_part1.zip") as zf:
                 names = zf.namelist()
             assert any(n.endswith("/loss_curves.png") for n in names), names
             assert not any("transformer_net" in n or "runs/models" in n for n in names), "--part 1 packs part 1 only"

@@ -119,8 +119,10 @@ def _check_inputs(args, config) -> None:
 
 def run(args) -> int:
     from nst import gatys, images
+    from nst.impl import default_impl
 
     config = config_from_args(args)
+    args.impl = args.impl or default_impl()  # what runs, recorded in settings.json
     args.content = str(images.resolve_image(args.content))  # an http(s) URL: downloaded once, cached
     args.styles = [str(images.resolve_image(s)) for s in args.styles]
     _check_inputs(args, config)

@@ -1,4 +1,4 @@
-"""A student's ``submission.zip`` (``nst course submit``) and its inverse for the autograder.
+"""A student's ``submission_part<N>.zip`` (``nst course submit --part N``; all parts: ``submission.zip``) and its inverse for the autograder.
 
 The zip holds::
 
@@ -83,7 +83,8 @@ def _check_code(assignment: Path, part: int | None) -> list[Path]:
     return modules
 
 
-def _runs(root: Path, given: list[Path] | None, part: int | None) -> tuple[list, list[str]]:
+def _runs(root: Path, given: list[Path] | None, part: int | None,
+          picked: list[Path] | None = None) -> tuple[list, list[str]]:
     """The runs to pack (:func:`nst.course.runs.choose`) and notes; NstError if a part's run is missing or bad."""
     from nst.course import runs as runlib
 
@@ -96,7 +97,14 @@ def _runs(root: Path, given: list[Path] | None, part: int | None) -> tuple[list,
         chosen, notes = found, []
     else:
         found = [r for r in runlib.find(outputs) if part is None or r.part == part]
-        chosen, notes = runlib.choose(found)
+        for run in picked or []:
+            if not run.is_dir():
+                raise NstError(f"--run {run}: no such run folder")
+        mine = [runlib.classify(run, outputs) for run in picked or []]
+        wrong = next((r for r in mine if part is not None and r.part != part), None)
+        if wrong is not None:
+            raise NstError(f"--run {wrong.path}: a part {wrong.part} run, not part {part}")
+        chosen, notes = runlib.choose(found, mine)
         if not chosen and part != 3:
             what = {1: "run of part 1 (a folder with final.png)", 2: "run of part 2 (outputs/models/<naming>/)"}
             how = {1: "run `nst stylize` (or the part 1 notebook)", 2: "run `nst fast train --config conf/demo_cpu.yml`"}
@@ -133,12 +141,19 @@ def _run_entries(chosen: list, tmp: Path) -> dict[str, bytes]:
     return entries
 
 
-def make_submission(root: Path, output: Path, runs: list[Path] | None = None,
-                    allow_incomplete: bool = False, part: int | None = None) -> Submission:
+def default_output(part: int | None) -> Path:
+    """``submission_part<N>.zip`` for one part (so handing in part 2 keeps part 1's), else ``submission.zip``."""
+    return Path(f"submission_part{part}.zip" if part else "submission.zip")
+
+
+def make_submission(root: Path, output: Path | None, runs: list[Path] | None = None,
+                    allow_incomplete: bool = False, part: int | None = None,
+                    picked: list[Path] | None = None) -> Submission:
     """Check everything, then write ``output`` atomically; see the module docstring.
 
     ``part``: hand in only the modules of that part (their docstring starts "Part N") and its runs,
-    so the stubs of later parts do not count as unfinished work.
+    so the stubs of later parts do not count as unfinished work. ``output`` None: :func:`default_output` in
+    ``root``. ``picked`` (``--run``): these runs replace the automatic choice for their images.
     """
     from nst.images import write_atomic
 
@@ -153,7 +168,8 @@ def make_submission(root: Path, output: Path, runs: list[Path] | None = None,
         hint = f", hand in one part with --part {parts[0]}" if part is None and len(parts) > 1 else ""
         raise NstError(f"not implemented yet: {todos[0]}{more}; finish them{hint}, or pass --allow-incomplete "
                        "to hand in partial work")
-    chosen, notes = _runs(root, runs, part)
+    output = output if output is not None else root / default_output(part)
+    chosen, notes = _runs(root, runs, part, picked)
 
     entries: dict[str, bytes] = {f"assignment/{p.name}": p.read_bytes() for p in modules}
     with tempfile.TemporaryDirectory() as tmp:
