@@ -92,6 +92,19 @@ def test_nst_stylize_takes_urls(server, tmp_path, monkeypatch):
     assert _Handler.hits == ["/cat.png"]
 
 
+def test_nst_fast_stylize_takes_urls(server, tmp_path, monkeypatch):
+    """Issue 24: the same URL helper as nst stylize (downloaded once, checked, cached)."""
+    monkeypatch.setenv("NST_HOME", str(tmp_path / "home"))
+    from nst.cli import main
+
+    for _ in range(2):
+        assert main(["fast", "stylize", f"{server}/cat.png", "--model", "stained_glass_demo", "--impl", "solutions",
+                     "-o", str(tmp_path / "out")]) == 0
+    made = list((tmp_path / "out").glob("*cat_stained_glass_demo.png"))
+    assert len(made) == 1 and _Handler.hits == ["/cat.png"], (made, _Handler.hits)
+    assert main(["fast", "stylize", f"{server}/page.html", "--model", "stained_glass_demo"]) == 2
+
+
 # ------------------------------------------------------------------ downloads say how far they are
 def test_a_download_off_a_terminal_prints_progress_lines(server, tmp_path, capsys, monkeypatch):
     from nst import download
