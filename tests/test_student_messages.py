@@ -190,3 +190,30 @@ def test_a_notebooks_first_cell_shows_no_tensorflow_start_up_lines(path, tmp_pat
              or "cuda drivers" in line]
     assert not noisy, f"{path.name}: {noisy}"
     assert "nst: TensorFlow " in text, "the device line, as the commands print it"
+
+
+# ------------------------------------------------------------------ issue 24: one formula for part 2's losses
+def test_part2_losses_are_means_everywhere_and_relate_to_part1_as_documented(impl):
+    """The notebook, fast_style.py and the tests all use means; per image and layer, part 2's style term is
+    4 / C^2 times part 1's E_l (part 1: unnormalised F^T F, loss divided by (2 N M)^2)."""
+    import json as _json
+    import types
+
+    import numpy as np
+    import tensorflow as tf
+
+    from nst.impl import load
+
+    cells = _json.loads((REPO / "notebooks" / "part2_fast.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert "\\|" not in text, "the notebook writes a loss as a squared norm; the code and tests use means"
+    assert "operatorname{mean}" in text
+    fast, part1 = load("fast_style", "solutions"), load("style_transfer", "solutions")
+    assert "the Gram matrix of part 1" not in fast.__doc__
+    rng = np.random.default_rng(0)
+    a, g = (tf.constant(rng.normal(size=(1, 6, 5, 8)).astype(np.float32)) for _ in range(2))
+    part2 = float(tf.reduce_mean(tf.square(fast.gram_matrix(g) - fast.gram_matrix(a))))
+    this = types.SimpleNamespace()
+    this._gram_matrix = lambda F, N, M: part1.StyleTransfer._gram_matrix(this, F, N, M)
+    e_l = float(part1.StyleTransfer._single_style_loss(this, a, g))
+    np.testing.assert_allclose(part2, 4 / 8 ** 2 * e_l, rtol=1e-5)  # float32 sums of 30x8 terms: ~1e-7 apart
