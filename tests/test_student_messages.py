@@ -249,3 +249,37 @@ def test_the_part1_tables_k_expressions_pick_their_tests_and_cover_all(readme):
     singles = {n: p for n, p in picked.items() if n != "7"}
     assert all(len(p) == 1 for p in singles.values()), f"a row picks another TODO's test too: {singles}"
     assert set().union(*picked.values()) == _collected(None), "every graded part 1 test is named in the table"
+
+
+# ------------------------------------------------------------------ issue 24: YAML numbers, loss panels
+def test_yaml_numbers_in_yaml_1_2_form_are_numbers(tmp_path):
+    from nst.files import read_yaml_mapping
+
+    path = tmp_path / "c.yml"
+    path.write_text("w: [1.0, 50.0, 1.0e4, 1e7, 1.5E-3, -2e+2, .5]\nlr: 1.0e-3\nname: 1e4x\nv: '1e4'\nn: 3\n")
+    data = read_yaml_mapping(path)
+    assert data["w"] == [1.0, 50.0, 1e4, 1e7, 1.5e-3, -200.0, 0.5] and all(isinstance(x, float) for x in data["w"])
+    assert data["lr"] == 1e-3 and data["name"] == "1e4x" and data["v"] == "1e4" and data["n"] == 3
+    demo = read_yaml_mapping(REPO / "conf" / "demo_cpu.yml")
+    assert all(isinstance(x, float) for x in demo["style_layer_weights"]), demo["style_layer_weights"]
+
+
+def test_plot_losses_draws_no_panel_for_an_all_zero_loss(tmp_path):
+    import matplotlib
+    import tensorflow as tf
+
+    from nst.summaries import plot_loss_curves
+
+    matplotlib.use("Agg")
+    drawn = []
+    monkey = matplotlib.axes.Axes.set_title
+    with tf.summary.create_file_writer(str(tmp_path / "logs")).as_default():
+        for step in range(1, 4):
+            tf.summary.scalar("loss/total", 10.0 / step, step=step)
+            tf.summary.scalar("loss/tv", 0.0, step=step)
+    try:
+        matplotlib.axes.Axes.set_title = lambda self, label, *a, **k: drawn.append(label) or monkey(self, label, *a, **k)
+        plot_loss_curves(tmp_path / "logs", tmp_path / "curves.png")
+    finally:
+        matplotlib.axes.Axes.set_title = monkey
+    assert drawn == ["loss/total"], drawn
