@@ -283,3 +283,29 @@ def test_plot_losses_draws_no_panel_for_an_all_zero_loss(tmp_path):
     finally:
         matplotlib.axes.Axes.set_title = monkey
     assert drawn == ["loss/total"], drawn
+
+
+# ------------------------------------------------------------------ issue 24: the graph, by the handout's steps
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_the_step_graph_is_grouped_by_the_handouts_steps_and_submitted(optimizer, tmp_path, monkeypatch, capsys):
+    import zipfile
+
+    from nst.cli import main
+    from nst.graph_picture import read_step_graph, scope_summary
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "outputs" / "run"
+    assert main(["stylize", CHELSEA, "--styles", SWIRLS, "--iterations", "2", "--max-size", "32", "--impl", "solutions",
+                 "--optimizer", optimizer, "--run-dir", str(run)]) == 0
+    counts, edges = scope_summary(read_step_graph(run / "logs"))
+    steps = ("input", "vgg", "losses", "gradient_tape") + (("optimizer",) if optimizer == "adam" else ())
+    assert all(counts.get(s, 0) > 0 for s in steps), counts
+    assert counts.get("other", 0) < 0.1 * sum(counts.values()), f"most operations sit in a named step: {counts}"
+    assert ("vgg", "losses") in edges and ("input", "vgg") in edges, edges
+    if optimizer == "adam":
+        (tmp_path / "assignment").mkdir()
+        for name in ("__init__.py", "load_vgg.py", "style_transfer.py"):
+            (tmp_path / "assignment" / name).write_text((REPO / "solutions" / name).read_text())
+        assert main(["course", "submit", "--part", "1", "--runs", str(run)]) == 0
+        with zipfile.ZipFile(tmp_path / "submission_part1.zip") as zf:
+            assert zf.read("runs/run/graph.png")[:8] == b"\x89PNG\r\n\x1a\n"

@@ -5,6 +5,7 @@ The zip holds::
     assignment/<module>.py                the student's code (the modules of the part, or all)
     runs/<run>/final.png                  part 1: the result of each run
     runs/<run>/loss_curves.png            its loss curves, drawn from the run's TensorBoard events
+    runs/<run>/graph.png                  its step's TensorFlow graph by name scope (nst.graph_picture)
     runs/<run>/settings.json              the settings the run used
     runs/models/<naming>/config.json      part 2: each trained model's settings
     runs/models/<naming>/training_curves.png   its training curves (TensorBoard events)
@@ -122,6 +123,7 @@ def _runs(root: Path, given: list[Path] | None, part: int | None,
 
 
 def _run_entries(chosen: list, tmp: Path) -> dict[str, bytes]:
+    from nst.graph_picture import render_graph
     from nst.summaries import plot_loss_curves
 
     entries: dict[str, bytes] = {}
@@ -136,6 +138,9 @@ def _run_entries(chosen: list, tmp: Path) -> dict[str, bytes]:
             continue
         curves = plot_loss_curves(run.path / "logs", tmp / f"{run.path.name}.png")
         entries[f"runs/{run.path.name}/loss_curves.png"] = curves.read_bytes()
+        graph = render_graph(run.path / "logs", tmp / f"{run.path.name}-graph.png")  # None: no step traced
+        if graph is not None:
+            entries[f"runs/{run.path.name}/graph.png"] = graph.read_bytes()
         for name in RUN_FILES:
             entries[f"runs/{run.path.name}/{name}"] = (run.path / name).read_bytes()
     return entries
