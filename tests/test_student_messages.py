@@ -309,3 +309,28 @@ def test_the_step_graph_is_grouped_by_the_handouts_steps_and_submitted(optimizer
         assert main(["course", "submit", "--part", "1", "--runs", str(run)]) == 0
         with zipfile.ZipFile(tmp_path / "submission_part1.zip") as zf:
             assert zf.read("runs/run/graph.png")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------ issue 24: the newcomer's run needs no mirror
+def _tests_needing_the_mirror() -> list[str]:
+    """Test functions that request ``shared_images``, directly or through a fixture of their module."""
+    import ast
+
+    found = []
+    for path in sorted((REPO / "tests").glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+        needs = {"shared_images"}
+        for fn in functions:  # module fixtures that need it (one level is all the suite uses)
+            if not fn.name.startswith("test_") and {a.arg for a in fn.args.args} & needs:
+                needs.add(fn.name)
+        found += [f"{path.name}::{fn.name}" for fn in functions
+                  if fn.name.startswith("test_") and {a.arg for a in fn.args.args} & needs]
+    return found
+
+
+def test_a_run_without_the_image_mirror_skips_only_a_handful():
+    """Tests use content/ and styles/ of the repository unless a real painting is the point; those few skip
+    with one line ("<path> not found (set NST_SHARED_IMAGES)"). 10 today (measured: 50 before, issue 24)."""
+    needing = _tests_needing_the_mirror()
+    assert len(needing) <= 10, needing
