@@ -39,7 +39,7 @@ def configurations(quick: bool = False) -> dict[str, dict]:
     }
 
 
-# Measured once and dropped from the default run (docs/benchmarks.md): no faster than plain L-BFGS from noise.
+# Measured once and dropped from the default run (the course repository's benchmark notes): no faster than plain L-BFGS from noise.
 SLOWER = {
     "adam coarse-to-fine 0.5,1": dict(scale_fractions=(0.5, 1.0), coarse_iterations=(200,)),
     "lbfgs coarse-to-fine 0.5,1": dict(optimizer="lbfgs", scale_fractions=(0.5, 1.0), coarse_iterations=(100,)),

@@ -6,6 +6,7 @@ not the kind of file expected) into one ``NstError`` line that names the file.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -16,13 +17,26 @@ from nst.errors import NstError
 from nst.atomic import write_atomic
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader (YAML 1.1) that also reads YAML 1.2 floats: ``1.0e4`` and ``1e4`` are numbers,
+    not strings (YAML 1.1 wants a dot and a signed exponent: ``1.0e+4``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*|[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)$"
+               r"|^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)$"),
+    list("-+0123456789."))
+
+
 def read_yaml_mapping(path: str | Path) -> dict:
-    """The top-level mapping of a YAML file (an empty file is ``{}``)."""
+    """The top-level mapping of a YAML file (an empty file is ``{}``); numbers in YAML 1.2 form
+    (``1.0e4``, ``1e-3``) are floats (:class:`_Loader`)."""
     path = Path(path)
     if not path.is_file():
         raise NstError(f"{path}: no such config file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=_Loader) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise NstError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict):

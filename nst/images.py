@@ -177,12 +177,37 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(image, dtype=np.float32), 0, 255).round().astype(np.uint8)
 
 
-def save_image(image: np.ndarray, path: str | Path) -> Path:
-    """Save a (H, W, 3) 0..255 image atomically (:mod:`nst.atomic`); the format from the extension."""
+def check_output_image(path: str | Path) -> str:
+    """The Pillow format for an output image path, or NstError (unknown extension, a folder there, a file
+    where a parent folder should be); creates nothing, so commands call it before any work."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise NstError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
+    if path.is_dir():
+        raise NstError(f"{path}: is a folder; give an image file name")
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise NstError(f"{path}: {blocked} is a file, not a folder")
+    return fmt
+
+
+def first_missing_folder(path: str | Path) -> Path | None:
+    """The outermost folder that creating ``path`` (a folder) would create, or None if it exists:
+    what to remove so that a refused or failed run leaves nothing behind."""
+    path = Path(path).absolute()
+    missing = None
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def save_image(image: np.ndarray, path: str | Path) -> Path:
+    """Save a (H, W, 3) 0..255 image atomically (:mod:`nst.atomic`); the format from the extension."""
+    path = Path(path)
+    fmt = check_output_image(path)
     with atomic_path(path) as tmp:
         Image.fromarray(to_uint8(image)).save(tmp, format=fmt)
     return path

@@ -72,6 +72,9 @@ def plan(inputs: Sequence[str | Path], outdir: str | Path, tag: str) -> list[tup
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise NstError(f"-o {outdir}: exists and is not a folder")
+    blocked = next((p for p in outdir.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise NstError(f"-o {outdir}: {blocked} is a file, not a folder")
     known = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     files: list[Path] = []
     for item in map(Path, inputs):

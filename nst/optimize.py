@@ -204,7 +204,8 @@ def _loss_and_grad(st):
 
         @tf.function(jit_compile=st.config.xla)
         def loss_and_grad(x):
-            var.assign(tf.reshape(tf.cast(x, tf.float32), var.shape))
+            with tf.name_scope("input/"):  # TensorBoard groups the graph as the handout: input, vgg, losses, ...
+                var.assign(tf.reshape(tf.cast(x, tf.float32), var.shape))
             with tf.GradientTape() as tape:
                 losses = st.total_loss()
             return losses, tape.gradient(losses["total"], var)

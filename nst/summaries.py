@@ -31,7 +31,8 @@ def read_scalars(logdir: str | Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def plot_loss_curves(logdir: str | Path, output: str | Path) -> Path:
-    """Plot every loss scalar (log scale, one panel each) into a PNG, written atomically."""
+    """Plot every loss scalar (log scale, one panel each) into a PNG, written atomically. A scalar that is
+    0 at every step (a term whose weight is 0, such as TV with --tv-weight 0) gets no panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,6 +46,7 @@ def plot_loss_curves(logdir: str | Path, output: str | Path) -> Path:
     series = read_scalars(logdir)
     if not series:
         raise NstError(f"{logdir}: the event files hold no scalars")
+    series = {tag: points for tag, points in series.items() if any(v != 0 for _, v in points)} or series
     fig, axes = plt.subplots(1, len(series), figsize=(4 * len(series), 3.2), squeeze=False)
     for ax, (tag, points) in zip(axes[0], series.items()):
         steps, values = zip(*points)

@@ -8,9 +8,11 @@ for a batch of photos x:
     TV        L_tv = mean((y[:, :, 1:] - y[:, :, :-1])^2) + mean((y[:, 1:] - y[:, :-1])^2)
     total     L = content_weight L_c + style_weight L_s + tv_weight L_tv
 
-with G(F) = F^T F / (H W C) the Gram matrix of part 1, batched: F (B, H, W, C) is reshaped
-to (B, H W, C) and G is (B, C, C). The means run over every element, batch included, which
-keeps the weights meaningful for any image and batch size. VGG takes RGB 0..255 minus
+with G(F) = F^T F / (H W C), batched: F (B, H, W, C) is reshaped to (B, H W, C) and G is
+(B, C, C). Part 1's Gram matrix is F^T F unnormalised, and part 1 divides its style loss by
+(2 N M)^2 instead (N = C channels, M = H W positions); per image and layer, part 2's
+mean((G(y) - G(s))^2) is 4 / C^2 times part 1's E_l. mean() is the squared norm divided by the
+number of elements, batch included, which keeps the weights meaningful for any image and batch size. VGG takes RGB 0..255 minus
 ``nst.weights.MEAN_RGB``. The training step is plain gradient descent on the network's
 weights (Adam) for this loss; the style targets are computed once.
 """

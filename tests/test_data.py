@@ -1,7 +1,7 @@
 """`nst data` and the image scripts: deterministic output, fetching from a mirror and over HTTP.
 
 HTTP is tested against a real ``http.server`` on 127.0.0.1 serving copies of two
-paintings (made at test time from ``shared_images``) under their Wikimedia file names.
+paintings (the repository's own styles/*.jpg, copied under the classics' names at test time).
 """
 from __future__ import annotations
 
@@ -117,8 +117,20 @@ def test_list_shows_sizes_and_unfetched_classics(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- mirror
-def test_fetch_classics_from_mirror_env(tmp_path, shared_images, monkeypatch, capsys):
-    monkeypatch.setenv("NST_DATA_MIRROR", str(shared_images))
+@pytest.fixture
+def mirror(tmp_path) -> Path:
+    """A test image mirror (``styles/<classic>.jpg``) made of the repository's own paintings: what the fetch
+    does with a file is the point here, not which painting it is (no ../shared needed)."""
+    own = sorted((REPO / "styles").glob("*.jpg"))
+    folder = tmp_path / "mirror"
+    (folder / "styles").mkdir(parents=True)
+    for i, name in enumerate(data.CLASSICS):
+        shutil.copy(own[i % len(own)], folder / "styles" / f"{name}.jpg")
+    return folder
+
+
+def test_fetch_classics_from_mirror_env(tmp_path, mirror, monkeypatch, capsys):
+    monkeypatch.setenv("NST_DATA_MIRROR", str(mirror))
     dest = tmp_path / "styles"
     assert main(["data", "fetch-classics", "--dest", str(dest), "--max-size", "256"]) == 0
     out = capsys.readouterr().out
@@ -131,10 +143,10 @@ def test_fetch_classics_from_mirror_env(tmp_path, shared_images, monkeypatch, ca
     assert "6 fetched" in out
 
 
-def test_flat_mirror_skip_and_force(tmp_path, shared_images, capsys):
+def test_flat_mirror_skip_and_force(tmp_path, mirror, capsys):
     flat = tmp_path / "flat"
     flat.mkdir()
-    shutil.copy(shared_images / "styles" / "wave.jpg", flat / "wave.jpg")
+    shutil.copy(mirror / "styles" / "wave.jpg", flat / "wave.jpg")
     dest = tmp_path / "out"
     args = ["data", "fetch-classics", "--mirror", str(flat), "--dest", str(dest), "--only", "wave"]
     assert main(args) == 0
@@ -168,14 +180,14 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def commons(tmp_path, shared_images, monkeypatch):
+def commons(tmp_path, mirror, monkeypatch):
     """A loopback 'Wikimedia' serving wave and udnie under their Commons names, and an HTML page
     where The Scream should be; The Shipwreck is missing (404)."""
     served = tmp_path / "served"
     files = served / "wiki" / "Special:FilePath"
     files.mkdir(parents=True)
     for name in ("wave", "udnie"):
-        shutil.copy(shared_images / "styles" / f"{name}.jpg", files / data.CLASSICS[name].file)
+        shutil.copy(mirror / "styles" / f"{name}.jpg", files / data.CLASSICS[name].file)
     (files / data.CLASSICS["the_scream"].file).write_text("<html><body>File not found</body></html>")
     handler = functools.partial(QuietHandler, directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

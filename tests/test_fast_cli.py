@@ -99,19 +99,21 @@ def test_stylize_images_and_folders(stylizer, tmp_path):
     assert not list((tmp_path / "out").glob(".*")), "no temp files left behind"
 
 
-def test_stylize_video_keeps_fps_and_frame_count(stylizer, shared_images, tmp_path):
+def test_stylize_video_keeps_fps_and_frame_count(stylizer, tmp_path):
     import imageio_ffmpeg
 
+    from nst.data import sample_video
     from nst.video import read_video
 
-    src = shared_images / "video" / "fox.mp4"
+    # a pan across the repository's own square photo (nst data sample-video), 30 frames at 10 fps
+    src = sample_video(REPO / "content" / "astronaut.jpg", tmp_path / "fox.mp4", frames=30, fps=10.0, size=64)
     info, _ = read_video(src)
     (out,) = stylizer.run([src], tmp_path)
     assert out.name == "fox_untrained.mp4"
     meta = next(imageio_ffmpeg.read_frames(str(out)))
     assert meta["fps"] == pytest.approx(info["fps"], rel=1e-3)
     assert meta["size"] == (40, 40)
-    assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == info["frames"] == 420
+    assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == info["frames"] == 30
     (short,) = stylizer.run([src], tmp_path / "short", max_frames=7)
     assert imageio_ffmpeg.count_frames_and_secs(str(short))[0] == 7
 

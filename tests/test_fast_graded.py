@@ -7,7 +7,7 @@ ConvLayer and InstanceNorm, the network all four layers); the loss test uses the
 matrix (nst.losses), so TODO 7 is graded apart from TODO 6.
 Tolerances are relative to the size of each compared term, per term (``close``): rtol 1e-5 for
 single layers, 1e-4 for the whole network, the losses and their gradients. The reference values
-themselves are checked against NumPy formulas in tests/test_references.py.
+themselves are checked against NumPy formulas in the course repository's test_references.py.
 """
 from __future__ import annotations
 

@@ -1,12 +1,16 @@
 """Image edge cases: modes, bit depths, EXIF, broken files, sizes, atomic writes."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from nst import images
 from nst.errors import NstError
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _save(img: Image.Image, path, **kw):
@@ -77,8 +81,8 @@ def test_not_an_image(tmp_path):
         images.load_image(tmp_path / "a.jpg")
 
 
-def test_truncated_jpeg(tmp_path, shared_images):
-    data = (shared_images / "content" / "tubingen.jpg").read_bytes()
+def test_truncated_jpeg(tmp_path):
+    data = (REPO / "content" / "chelsea.jpg").read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
     with pytest.raises(NstError, match="cut.jpg: cannot read image"):
         images.load_image(tmp_path / "cut.jpg")

@@ -92,6 +92,19 @@ def test_nst_stylize_takes_urls(server, tmp_path, monkeypatch):
     assert _Handler.hits == ["/cat.png"]
 
 
+def test_nst_fast_stylize_takes_urls(server, tmp_path, monkeypatch):
+    """Issue 24: the same URL helper as nst stylize (downloaded once, checked, cached)."""
+    monkeypatch.setenv("NST_HOME", str(tmp_path / "home"))
+    from nst.cli import main
+
+    for _ in range(2):
+        assert main(["fast", "stylize", f"{server}/cat.png", "--model", "stained_glass_demo", "--impl", "solutions",
+                     "-o", str(tmp_path / "out")]) == 0
+    made = list((tmp_path / "out").glob("*cat_stained_glass_demo.png"))
+    assert len(made) == 1 and _Handler.hits == ["/cat.png"], (made, _Handler.hits)
+    assert main(["fast", "stylize", f"{server}/page.html", "--model", "stained_glass_demo"]) == 2
+
+
 # ------------------------------------------------------------------ downloads say how far they are
 def test_a_download_off_a_terminal_prints_progress_lines(server, tmp_path, capsys, monkeypatch):
     from nst import download
@@ -237,7 +250,12 @@ def _fast_run(outputs: Path, naming: str, steps: int) -> Path:
     with tf.summary.create_file_writer(str(run / "logs")).as_default():
         for step in range(10, steps + 1, 10):
             tf.summary.scalar("loss/total", 100.0 / step, step=step)
-    save_image(np.full((8, 8, 3), 50, np.uint8), outputs / "fast" / f"chelsea_{naming}.jpg")
+    from nst.provenance import model_record, write_sidecar
+
+    model = outputs / "models" / f"{naming}.npz"
+    model.write_bytes(b"the student's model " + naming.encode())
+    made = save_image(np.full((8, 8, 3), 50, np.uint8), outputs / "fast" / f"chelsea_{naming}.jpg")
+    write_sidecar(made, model_record(model, outputs.parent / "models"))  # as nst fast stylize writes it
     return run
 
 
@@ -283,6 +301,89 @@ def test_submit_part_2_packs_its_models_training_curves_and_stylized_images(proj
     assert {"runs/models/tide/config.json", "runs/models/tide/stylized/chelsea_tide.jpg",
             "assignment/transformer_net.py", "assignment/fast_style.py"} <= names
     assert not any(n.startswith("runs/chelsea") or n.endswith("style_transfer.py") for n in names)
+
+
+def test_submit_part_1_names_the_rule_and_takes_the_students_pick(project, capsys, monkeypatch):
+    """Issue 24: a later run of the same images replaces an earlier one; the note says which rule and how to
+    hand in the other (--run); each part writes its own zip."""
+    from nst.cli import main
+
+    monkeypatch.chdir(project)
+    assert main(["course", "submit", "--part", "1"]) == 0
+    err = capsys.readouterr().err
+    assert (project / "submission_part1.zip").is_file() and not (project / "submission.zip").exists()
+    note = next(line for line in err.splitlines() if "chelsea-swirls-old" in line)
+    assert "rule: the latest real run per content and style" in note and "--run" in note, note
+    assert main(["course", "submit", "--part", "1", "--run", "outputs/chelsea-swirls-old"]) == 0
+    with zipfile.ZipFile(project / "submission_part1.zip") as zf:
+        runs = {n.split("/")[1] for n in zf.namelist() if n.startswith("runs/")}
+    assert runs == {"chelsea-swirls-old", "astronaut-swirls"}, runs
+    assert "you picked chelsea-swirls-old" in capsys.readouterr().err
+    assert main(["course", "submit", "--part", "2"]) == 0
+    assert (project / "submission_part1.zip").is_file() and (project / "submission_part2.zip").is_file()
+
+
+def test_settings_record_the_implementation_that_ran(tmp_path, monkeypatch):
+    from nst.cli import main
+
+    monkeypatch.setenv("NST_IMPL", "solutions")
+    run = tmp_path / "run"
+    assert main(["stylize", str(REPO / "content" / "chelsea.jpg"), "--style", str(REPO / "styles" / "swirls.jpg"),
+                 "--iterations", "1", "--max-size", "32", "--run-dir", str(run)]) == 0
+    assert json.loads((run / "settings.json").read_text())["impl"] == "solutions"
+
+
+def test_submit_part_2_packs_only_images_made_by_the_students_own_model(project, capsys):
+    """Issue 20: an image named like the student's model but made by a shipped model (or with no record of
+    its model) is not the student's work: left out, and the notes say so."""
+    from nst.cli import main
+    from nst.images import save_image
+    from nst.provenance import model_record, write_sidecar
+
+    shipped_dir = project / "models"
+    shipped_dir.mkdir()
+    (shipped_dir / "tide.npz").write_bytes(b"a shipped model")
+    by_shipped = save_image(np.full((8, 8, 3), 9, np.uint8), project / "outputs" / "demo" / "coffee_tide.png")
+    write_sidecar(by_shipped, model_record(shipped_dir / "tide.npz", shipped_dir))
+    save_image(np.full((8, 8, 3), 9, np.uint8), project / "outputs" / "old" / "rocket_tide.png")  # no record
+    code = main(["course", "submit", "--root", str(project), "--part", "2", "-o", str(project / "p2.zip")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    with zipfile.ZipFile(project / "p2.zip") as zf:
+        stylized = {n.rsplit("/", 1)[1] for n in zf.namelist() if "/stylized/" in n}
+    assert stylized == {"chelsea_tide.jpg"}, stylized
+    assert "coffee_tide.png" in err and "rocket_tide.png" in err and "left out" in err
+
+
+def test_fast_stylize_records_the_model_beside_each_output(tmp_path, monkeypatch):
+    from nst.cli import main
+    from nst.download import file_digest
+    from nst.fast.zoo import models_dir
+    from nst.provenance import read_sidecar
+
+    shipped = models_dir() / "stained_glass_demo.npz"
+    assert main(["fast", "stylize", str(REPO / "content" / "chelsea.jpg"), "--model", "stained_glass_demo",
+                 "--max-size", "32", "-o", str(tmp_path / "out"), "--impl", "solutions"]) == 0
+    out = tmp_path / "out" / "chelsea_stained_glass_demo.jpg"
+    record = read_sidecar(out)
+    assert out.is_file() and record == {"model": str(shipped.resolve()), "sha256": file_digest(shipped),
+                                        "shipped": True, "name": "stained_glass_demo"}, record
+
+
+def test_a_trained_model_never_takes_a_shipped_models_name(tmp_path, capsys):
+    from nst.cli.fast import _own_name
+    from nst.errors import NstError
+    from nst.fast.train import TrainConfig
+
+    config = TrainConfig(style_image="styles/stained_glass.jpg", naming="stained_glass_demo",
+                         model_path=str(tmp_path))
+    own = _own_name(config, given=False)
+    assert own.naming == "stained_glass_demo_mine" and own.model_file == tmp_path / "stained_glass_demo_mine.npz"
+    assert "shipped model's name" in capsys.readouterr().out
+    with pytest.raises(NstError, match="shipped model has that name"):
+        _own_name(config, given=True)
+    mine = TrainConfig(style_image="styles/stained_glass.jpg", naming="mine", model_path=str(tmp_path))
+    assert _own_name(mine, given=True) is mine
 
 
 def test_submit_part_2_without_a_model_says_how_to_train_one(project, capsys):

@@ -6,7 +6,7 @@ with reference values computed from solutions/ on fixed inputs
 Tolerances are relative to the size of each compared term, per term (``close``): rtol 1e-5 for
 single operations, 1e-4 for whole-network values (float32 sums over ~10^5 terms in a different
 order differ in the 6th digit), 1e-3 for whole-network gradients. The reference values themselves
-are checked against NumPy formulas in tests/test_references.py.
+are checked against NumPy formulas in the course repository's test_references.py.
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ FENCE = re.compile(r"```bash\n(.*?)```", re.S)
 TICKED = re.compile(r"`([^`\n]+)`")
 PATHLIKE = re.compile(r"^(?:[\w.-]+/)*[\w.-]+(?:/|\.(?:py|ipynb|yml|yaml|md|jpg|png|npz|mp4|json|toml))$")
 # Made by the README's own commands (checked after the slow test has run them), or the student's own files.
-GENERATED = re.compile(r"^(outputs/.*|outputs|content/video/.*|submission\.zip|curves\.png|out\.png|photo\.jpg|painting\.jpg)$")
+GENERATED = re.compile(r"^(outputs/.*|outputs|content/video/.*|submission(_part\d)?\.zip|curves\.png|out\.png|photo\.jpg|painting\.jpg)$")
 NOT_RUN = ("python3 -m venv", "pip install", "tensorboard ", "jupyter lab")  # installs and servers
 TINY = {  # command prefix -> options appended so it runs in seconds
     "nst stylize": ["--iterations", "2", "--max-size", "48"],
@@ -194,7 +194,7 @@ def test_a_student_follows_the_readme_in_the_unpacked_release(release, readme, s
             assert "Part 1: 100/100" in done.stdout and "Part 2: 100/100" in done.stdout, done.stdout
             assert re.search(r"^Part 3: 0/100\b", done.stdout, re.M), done.stdout  # stubs ("not started": test_newcomer)
         if command.startswith("nst course submit"):
-            with zipfile.ZipFile(release / "submission.zip") as zf:
+            with zipfile.ZipFile(release / "submission_part1.zip") as zf:
                 names = zf.namelist()
             assert any(n.endswith("/loss_curves.png") for n in names), names
             assert not any("transformer_net" in n or "runs/models" in n for n in names), "--part 1 packs part 1 only"
@@ -210,3 +210,53 @@ def test_a_student_follows_the_readme_in_the_unpacked_release(release, readme, s
     missing = [p for p in made if not (release / p).exists()]
     assert missing == [], f"the README's commands did not make {missing}"
     print("\n".join(f"{seconds:7.1f} s  {command}" for command, seconds in timings))
+
+
+# ------------------------------------------------------------------ every path any shipped file names
+TOPS = ("assignment", "benchmarks", "conf", "content", "data", "docs", "models", "notebooks", "nst", "outputs",
+        "solutions", "styles", "tests", "tools")
+REPO_PATH = re.compile(r"(?<![\w./~$-])((?:%s)/[\w.*/-]*[\w*/])" % "|".join(TOPS))
+
+
+def _made_later() -> re.Pattern:
+    """Paths a shipped file may name that are made later, by a command or by the student: outputs, the sample
+    video (`nst data sample-video`), the classic paintings (`nst data fetch-classics`), MS-COCO (downloaded)."""
+    from nst.data import CLASSICS
+
+    classics = "|".join(CLASSICS)
+    return re.compile(rf"^(outputs(/.*)?|content/video/.*|styles/({classics})\.jpg|data/coco(/.*)?)$")
+
+
+# (file prefix, path pattern, why): names that are not references for the reader
+NOT_REFERENCES = [
+    ("", r"^solutions/\w+\.py$", "the reference code, withheld on purpose (stub headers say what they come from)"),
+    ("nst/grading/", r"^(tests/(hidden|planted)(/.*)?|data/weights/.*|solutions/.*)$",
+     "the grader's own layout: folders it handles when present, the sandbox's paths"),
+    ("nst/course/", r"^(solutions(/.*)?|tests/(hidden|planted)/?|nst/course/student_readme\.md)$",
+     "the release builder: what it leaves out, and the file it ships as README.md"),
+    ("benchmarks/", r"^content/tubingen\.jpg$", "a photo of the test image mirror the benchmarks read"),
+    ("conf/mosaic.yml", r"^styles/mosaic\.jpg$", "'bring your own' (said on that line)"),
+]
+
+
+def test_every_path_any_shipped_file_names_is_in_the_release(release):
+    """Issue 24: not only the README: every text file of the release (code, configs, notebooks, licences)
+    names only paths the release holds (or that a command makes later, see _made_later)."""
+    import glob
+
+    made_later = _made_later()
+    missing = []
+    for path in sorted(p for p in release.rglob("*") if p.is_file()):
+        rel = path.relative_to(release).as_posix()
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        for match in REPO_PATH.finditer(text):
+            token = match.group(1).rstrip(".")
+            if "<" in token or made_later.match(token) or glob.glob(str(release / token)):
+                continue
+            if any(rel.startswith(prefix) and re.match(pattern, token) for prefix, pattern, _ in NOT_REFERENCES):
+                continue
+            missing.append(f"{rel} names {token}")
+    assert missing == [], "shipped files name paths the release lacks:\n" + "\n".join(sorted(set(missing)))

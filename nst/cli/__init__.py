@@ -9,9 +9,7 @@ one ``error:`` line naming the TODO and its file (status 2), not a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import traceback
 import warnings
 
 from nst.errors import NstError
@@ -33,24 +31,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _relative(filename: str) -> str:
-    try:
-        return os.path.relpath(filename)
-    except ValueError:  # another drive (Windows)
-        return filename
+def todo_message(error: BaseException) -> str | None:
+    """"assignment/load_vgg.py:43: TODO 1: ... is not done yet; ..." when ``error`` (or what it wraps: autograph
+    and Keras re-raise) is a stub's TODO: the first unwritten TODO of that part (:mod:`nst.course.todos`)."""
+    from nst.course.todos import stopped_message
+    from nst.impl import CHECKOUT
 
-
-def todo_message(error: NotImplementedError) -> str | None:
-    """"assignment/load_vgg.py:41: TODO 1: ... is not done yet; ..." for a stub's NotImplementedError, else None."""
-    text = str(error)
-    if not text.startswith("TODO"):
-        return None
-    frames = traceback.extract_tb(error.__traceback__)
-    where = next((f"{_relative(f.filename)}:{f.lineno}" for f in reversed(frames)
-                  if "/assignment/" in f.filename.replace("\\", "/")), None)
-    place = f"{where}: " if where else ""
-    return (f"{place}{text} is not done yet; write it (the graded tests check it: python -m pytest), "
-            "or run the reference with --impl solutions where you have it")
+    return stopped_message(error, CHECKOUT / "assignment")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except NstError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except NotImplementedError as e:
+    except Exception as e:  # a stub's TODO, however TensorFlow wrapped it: one line; anything else: the traceback
         message = todo_message(e)
         if message is None:
             raise

@@ -2,7 +2,7 @@
 
     nst course build-assignment [--check]          assignment/ from solutions/ (--check: exit 1 if stale)
     nst course release student|gradescope -o dist/  the student zip / the Gradescope autograder zip
-    nst course submit [-o submission.zip] [--runs outputs/RUN ...] [--part N]
+    nst course submit [--part N] [-o submission_partN.zip] [--run outputs/RUN] [--runs outputs/RUN ...]
     nst course install-submission DIR --into assignment   (used by the autograder's run_autograder)
 """
 from __future__ import annotations
@@ -34,11 +34,15 @@ def add_parser(sub) -> None:
     r.add_argument("--part", type=int, help="gradescope: grade only this part (one Gradescope assignment per part)")
 
     s = action("submit", submit, help="pack your assignment/*.py, final images, loss curves and settings",
-               description="Pack your code and your runs into submission.zip: part 1, the latest real run per "
+               description="Pack your code and your runs into submission_part<N>.zip (--part N; all parts: "
+                           "submission.zip): part 1, the latest real run per "
                            "content and style (final.png, settings, loss curves); part 2, each trained model's "
                            "config, training curves and the images stylized with it. Smoke runs (under 50 steps) "
                            "are left out when a real run of the part exists.")
-    s.add_argument("-o", "--output", type=Path, default=Path("submission.zip"))
+    s.add_argument("-o", "--output", type=Path,
+                   help="the zip (default submission_part<N>.zip with --part N, else submission.zip)")
+    s.add_argument("--run", action="append", type=Path, metavar="DIR", dest="picked",
+                   help="hand in this run for its images instead of the automatic choice (repeatable)")
     s.add_argument("--runs", nargs="+", type=Path, metavar="RUN",
                    help="run folders to include, as they are (default: chosen from outputs/, see above)")
     s.add_argument("--part", type=int, choices=[1, 2, 3],
@@ -101,7 +105,8 @@ def submit(args) -> int:
     from nst.course.submit import make_submission
 
     runs = [Path(r) for r in args.runs] if args.runs else None
-    made = make_submission(args.root, args.output, runs=runs, allow_incomplete=args.allow_incomplete, part=args.part)
+    made = make_submission(args.root, args.output, runs=runs, allow_incomplete=args.allow_incomplete, part=args.part,
+                           picked=args.picked)
     for todo in made.todos:
         print(f"warning: still a TODO: {todo}", file=sys.stderr)
     for note in made.notes:

@@ -29,7 +29,8 @@ def add_parser(sub) -> None:
     t.set_defaults(func=run_train)
 
     s = actions.add_parser("stylize", help="stylize images, folders of images and mp4 videos with a trained model")
-    s.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image, folder of images or .mp4 video")
+    s.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image (a file or an https:// URL, downloaded once and cached), folder of images or .mp4 video")
     s.add_argument("--model", required=True,
                    help="a shipped style's name (`nst fast list`) or a trained model (.npz from `nst fast train`)")
     s.add_argument("-o", "--output", type=Path, default=Path("outputs/fast"), help="output folder (default outputs/fast)")
@@ -68,6 +69,7 @@ def run_train(args) -> int:
     config = load_config(args.config, content_dir=args.content_dir, style_image=args.style_image, naming=args.naming,
                          model_path=args.model_path, batch_size=args.batch_size, image_size=args.image_size,
                          seed=args.seed, init=args.init)
+    config = _own_name(config, given=args.naming is not None)
     strategy = _strategy(args.devices)
     result = train(config, steps=args.steps, impl=args.impl, strategy=strategy, mixed_precision=args.mixed_precision)
     losses = " ".join(f"{k}={v:.4g}" for k, v in result["losses"].items())
@@ -75,6 +77,25 @@ def run_train(args) -> int:
     print(f"model: {result['model']}")
     print(f"tensorboard --logdir {config.run_dir / 'logs'}")
     return 0
+
+
+def _own_name(config, given: bool):
+    """A trained model never takes a shipped model's name (its outputs would pass for the shipped model's):
+    a config's ``naming`` that is one becomes ``<naming>_mine``; a --naming that is one is refused."""
+    import dataclasses
+
+    from nst.errors import NstError
+    from nst.fast.zoo import models_dir, names
+
+    if config.naming not in names():
+        return config
+    shipped = models_dir() / f"{config.naming}.npz"
+    if given:
+        raise NstError(f"--naming {config.naming}: a shipped model has that name ({shipped}); choose another")
+    own = f"{config.naming}_mine"
+    print(f"note: {config.naming} is a shipped model's name ({shipped}); your model is named {own} "
+          "(--naming chooses another)")
+    return dataclasses.replace(config, naming=own)
 
 
 def _strategy(devices: int):
@@ -96,17 +117,26 @@ def _strategy(devices: int):
 def run_stylize(args) -> int:
     from nst.errors import NstError
     from nst.fast.stylize import Stylizer
+    from nst.fast.zoo import models_dir, resolve
+    from nst.images import resolve_image
+    from nst.media import plan
+    from nst.provenance import model_record, write_sidecar
     from nst.runtime import configure_threads, set_seed
 
-    set_seed(args.seed)
-    configure_threads()
-    from nst.fast.zoo import resolve
-
-    stylizer = Stylizer(resolve(args.model), impl=args.impl, precision=args.precision, max_size=args.max_size,
-                        preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size)
     if args.max_frames is not None and args.max_frames < 1:
         raise NstError(f"--max-frames must be at least 1, got {args.max_frames}")
+    args.inputs = [resolve_image(spec) for spec in args.inputs]  # an http(s) URL: downloaded once, checked, cached
+    model = resolve(args.model)
+    if not model.is_file():
+        raise NstError(f"{model}: no such model file (a shipped style's name or a .npz from `nst fast train`)")
+    plan(args.inputs, args.output, "check")  # every input and the output folder checked before any work
+    set_seed(args.seed)
+    configure_threads()
+    stylizer = Stylizer(model, impl=args.impl, precision=args.precision, max_size=args.max_size,
+                        preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size)
+    record = model_record(model, models_dir())  # which model made each output: <output>.model.json
     for path in stylizer.run(args.inputs, args.output, max_frames=args.max_frames):
+        write_sidecar(path, record)
         print(path)
     return 0
 

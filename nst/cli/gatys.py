@@ -59,6 +59,10 @@ def _check_inputs(args, config) -> None:
         if not images.is_url(path) and not Path(path).is_file():
             hint = " (run `nst data setup` to create the default images)" if path in (DEFAULT_CONTENT, DEFAULT_STYLE) else ""
             raise NstError(f"{path}: no such file{hint}")
+    if args.output:
+        images.check_output_image(args.output)  # before any work: a bad -o is refused, not found at the end
+    if config.checkpoint_output:
+        images.check_output_image(config.checkpoint_output.replace("%s", "0"))
     gatys.validate(config, len(args.styles))
     for size, fraction, _ in gatys.stages_of(config):  # decodes every image, checks each scale's pixel budget
         content, styles = gatys.prepare_images(args.content, args.styles, config, size=size, fraction=fraction)
@@ -67,9 +71,11 @@ def _check_inputs(args, config) -> None:
 
 def run(args) -> int:
     from nst import gatys, images
+    from nst.impl import default_impl
 
     args.styles = _styles(args)
     config = config_from_args(args)
+    args.impl = args.impl or default_impl()  # what runs, recorded in settings.json
     args.content = str(images.resolve_image(args.content))  # an http(s) URL: downloaded once, cached
     args.styles = [str(images.resolve_image(s)) for s in args.styles]
     _check_inputs(args, config)
@@ -77,6 +83,7 @@ def run(args) -> int:
     config.run_dir = str(run_dir)
     config.logdir = config.logdir or str(run_dir / "logs")
     fresh = not run_dir.exists()
+    created = images.first_missing_folder(run_dir)  # run_dir or a parent (outputs/): removed if the run stops early
     run_dir.mkdir(parents=True, exist_ok=True)
     settings = {"content": args.content, "styles": args.styles, "preserve_colors": args.preserve_colors,
                 "impl": args.impl, **dataclasses.asdict(config)}
@@ -87,8 +94,8 @@ def run(args) -> int:
         result = gatys.stylize(args.content, args.styles, config, impl=args.impl)
     except BaseException:
         # a run that stopped before its first checkpoint (a stub's TODO, bad input, Ctrl-C) leaves nothing behind
-        if fresh and not (run_dir / "checkpoint.npz").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if fresh and created is not None and not (run_dir / "checkpoint.npz").exists():
+            shutil.rmtree(created, ignore_errors=True)
         raise
     if args.preserve_colors:
         content = images.load_image(args.content, max_pixels=config.max_pixels)

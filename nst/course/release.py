@@ -3,7 +3,8 @@
 * **student** (``nst-student.zip``, one top folder ``nst-student/``): ``assignment/`` (the stubs), the
   package (``nst/``, ``benchmarks/``, ``conf/``), what graded runs read under ``tests/`` (graded test
   files, conftest, helpers, the sha256 manifest, ``reference/``), ``styles/``, ``content/``,
-  ``notebooks/``, part 2's demo model, ``pyproject.toml``, and as ``README.md`` the student README
+  ``notebooks/``, part 2's demo model, the two tools ``nst data setup`` runs and ``styles/.gitignore``,
+  ``pyproject.toml``, and as ``README.md`` the student README
   (``nst/course/student_readme.md``: install, tests, the handouts, notebooks, grading, submitting);
   not ``docs/`` (pages for instructors) nor the repository's README (the instructors').
 * **gradescope** (``nst-gradescope[-partN].zip``, flat: Gradescope unpacks it into ``/autograder/source``):
@@ -36,6 +37,8 @@ EXPECTED = ("README.md", "styles", "content", "notebooks")
 STUDENT_README = "nst/course/student_readme.md"   # the student zip's README.md (the repository's is the instructors')
 STUDENT_MODELS = ("models/stained_glass_demo.npz",)  # part 2's demo model, which the student README uses
 STUDENT_LEFT_OUT = {STUDENT_README}                  # packed once, as README.md
+# named by shipped files (nst data setup runs the tools; styles/README.md names the .gitignore): shipped too
+STUDENT_EXTRAS = ("tools/make_styles.py", "tools/export_content.py", "styles/.gitignore")
 MIN_LINE = 16  # shorter solution lines ("return out") are too generic to prove a leak
 MIN_CORE = 30  # a solution line's expression this long is recognised anywhere, even quoted in a string
 TARGET = re.compile(r"^(return\s+|[\w\s,.\[\]]+?(?<![=!<>])=(?!=)\s*)")
@@ -249,6 +252,7 @@ def student_release(root: Path, out_dir: Path) -> Release:
     tops = ["pyproject.toml", "conftest.py", "LICENSE", "nst", "benchmarks", "conf", "assignment", "styles", "content",
             "notebooks", "outputs/README.md", *STUDENT_MODELS, *graded_tests(root)]  # not docs/: the instructors' pages
     files = [f for f in _collect(root, tops) if f not in STUDENT_LEFT_OUT]
+    files = sorted(set(files) | {f for f in STUDENT_EXTRAS if (root / f).is_file()})
     readme = root / STUDENT_README
     if not readme.is_file():  # a course tree without its own: this package's
         readme = Path(__file__).with_name("student_readme.md")

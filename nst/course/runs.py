@@ -10,8 +10,10 @@
 A **smoke run** is a quick check, not the work to hand in: its settings say ``"smoke": true`` (the
 notebooks' CI mode writes that) or it ran fewer than ``MIN_STEPS`` iterations (part 1) or training
 steps (part 2). Of the real runs, only the latest (by the time its result was written) per content
-and style images (part 1) or per style image (part 2) is kept. When a part has no real run at all,
-its latest smoke runs are kept, and :func:`choose` says so in its notes.
+and style images (part 1) or per style image (part 2) is kept, unless the student picked one of them
+(``nst course submit --run DIR``: that run for its images, whatever its age). When a part has no real
+run at all, its latest smoke runs are kept. :func:`choose` names every run left out, the rule that left
+it out, and the ``--run`` that hands it in instead.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class Run:
     smoke: bool
     mtime: float
     extras: list[Path] = field(default_factory=list)  # part 2: stylized images made with its model
+    others: list[Path] = field(default_factory=list)  # part 2: images of its name not made by its model file
 
 
 def _settings(path: Path) -> dict:
@@ -73,9 +76,14 @@ def part2_run(path: Path, outputs: Path) -> Run:
     events = sorted((path / "logs").rglob("events.out.tfevents.*")) if (path / "logs").is_dir() else []
     mtime = max((p.stat().st_mtime for p in events), default=0.0)
     naming = config.get("naming") or path.name
-    made = sorted((p for p in outputs.rglob(f"*_{naming}.*") if p.suffix.lower() in IMAGE_SUFFIXES
-                   and path.parent not in p.parents), key=lambda p: p.stat().st_mtime, reverse=True)
-    return Run(path, 2, str(config.get("style_image") or naming), steps, smoke, mtime, made[:MAX_STYLIZED])
+    from nst.provenance import made_by
+
+    model = path.parent / f"{naming}.npz"   # nst fast train: <model_path>/<naming>/ and <model_path>/<naming>.npz
+    named = sorted((p for p in outputs.rglob(f"*_{naming}.*") if p.suffix.lower() in IMAGE_SUFFIXES
+                    and path.parent not in p.parents), key=lambda p: p.stat().st_mtime, reverse=True)
+    made = [p for p in named if made_by(p, model)]
+    others = [p for p in named if p not in made]
+    return Run(path, 2, str(config.get("style_image") or naming), steps, smoke, mtime, made[:MAX_STYLIZED], others)
 
 
 def classify(path: Path, outputs: Path) -> Run:
@@ -97,8 +105,11 @@ def find(outputs: Path) -> list[Run]:
     return runs
 
 
-def choose(runs: list[Run]) -> tuple[list[Run], list[str]]:
-    """The runs to hand in (see the module docstring) and notes on what was left out or why smoke runs stay."""
+def choose(runs: list[Run], picked: list[Run] | None = None) -> tuple[list[Run], list[str]]:
+    """The runs to hand in (see the module docstring) and notes on what was left out or why smoke runs stay.
+    ``picked``: runs the student chose (``--run``); each replaces the automatic choice for its images."""
+    picked = picked or []
+    runs = runs + [p for p in picked if p.path not in {r.path for r in runs}]
     chosen, notes = [], []
     for part in sorted({r.part for r in runs}):
         mine = [r for r in runs if r.part == part]
@@ -111,9 +122,25 @@ def choose(runs: list[Run]) -> tuple[list[Run], list[str]]:
         for r in pool:
             if r.key not in latest or r.mtime > latest[r.key].mtime:
                 latest[r.key] = r
+        for r in picked:
+            if r.part == part:
+                latest[r.key] = r
         kept = sorted(latest.values(), key=lambda r: r.path.name)
-        left = [r.path.name for r in mine if r not in kept]
-        if left:
-            notes.append(f"part {part}: left out {', '.join(left)} (smoke runs or older runs of the same images)")
+        for r in kept:
+            if r.others:
+                notes.append(f"part 2: left out {len(r.others)} image(s) named like {r.path.name} but not made by "
+                             f"{r.path.parent / r.path.name}.npz (a shipped model, another model, or no record): "
+                             f"{', '.join(p.name for p in r.others[:3])}")
+        for r in (r for r in mine if r not in kept):
+            instead = latest.get(r.key)
+            if instead is not None and instead in picked:
+                why = f"you picked {instead.path.name} for the same images (--run)"
+            elif r.smoke and real:
+                why = f"a smoke run (under {MIN_STEPS} steps or a notebook's CI mode) while the part has real runs"
+            else:
+                why = (f"{instead.path.name} is a later run of the same images (rule: the latest real run per "
+                       f"{'content and style' if part == 1 else 'style image'} is handed in)")
+            notes.append(f"part {part}: left out {r.path.name}: {why}; to hand it in instead: "
+                         f"nst course submit --part {part} --run {r.path}")
         chosen += kept
     return chosen, notes

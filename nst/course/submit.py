@@ -1,10 +1,11 @@
-"""A student's ``submission.zip`` (``nst course submit``) and its inverse for the autograder.
+"""A student's ``submission_part<N>.zip`` (``nst course submit --part N``; all parts: ``submission.zip``) and its inverse for the autograder.
 
 The zip holds::
 
     assignment/<module>.py                the student's code (the modules of the part, or all)
     runs/<run>/final.png                  part 1: the result of each run
     runs/<run>/loss_curves.png            its loss curves, drawn from the run's TensorBoard events
+    runs/<run>/graph.png                  its step's TensorFlow graph by name scope (nst.graph_picture)
     runs/<run>/settings.json              the settings the run used
     runs/models/<naming>/config.json      part 2: each trained model's settings
     runs/models/<naming>/training_curves.png   its training curves (TensorBoard events)
@@ -26,10 +27,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nst.course.todos import TODO_RAISE, module_part
 from nst.errors import NstError
 
-TODO_RAISE = re.compile(r"""raise NotImplementedError\(\s*(["'])(?P<todo>TODO.*?)\1""")
-PART = re.compile(r"^[rRuU]?(?:\"{3}|'{3})\s*Part (\d+)\b")  # a docstring starting "Part 1, step 2: ..."
 RUN_FILES = ("final.png", "settings.json")
 
 
@@ -39,15 +39,6 @@ class Submission:
     files: list[str]
     todos: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # runs left out, or smoke runs handed in
-
-
-def module_part(path: Path) -> int | None:
-    """The part a module belongs to, from its docstring's first words ("Part 2, step 1: ..."); None if unsaid."""
-    for line in path.read_text().splitlines()[:5]:
-        match = PART.match(line.strip())
-        if match:
-            return int(match.group(1))
-    return None
 
 
 def unfinished_todos(modules: list[Path]) -> list[str]:
@@ -93,7 +84,8 @@ def _check_code(assignment: Path, part: int | None) -> list[Path]:
     return modules
 
 
-def _runs(root: Path, given: list[Path] | None, part: int | None) -> tuple[list, list[str]]:
+def _runs(root: Path, given: list[Path] | None, part: int | None,
+          picked: list[Path] | None = None) -> tuple[list, list[str]]:
     """The runs to pack (:func:`nst.course.runs.choose`) and notes; NstError if a part's run is missing or bad."""
     from nst.course import runs as runlib
 
@@ -106,7 +98,14 @@ def _runs(root: Path, given: list[Path] | None, part: int | None) -> tuple[list,
         chosen, notes = found, []
     else:
         found = [r for r in runlib.find(outputs) if part is None or r.part == part]
-        chosen, notes = runlib.choose(found)
+        for run in picked or []:
+            if not run.is_dir():
+                raise NstError(f"--run {run}: no such run folder")
+        mine = [runlib.classify(run, outputs) for run in picked or []]
+        wrong = next((r for r in mine if part is not None and r.part != part), None)
+        if wrong is not None:
+            raise NstError(f"--run {wrong.path}: a part {wrong.part} run, not part {part}")
+        chosen, notes = runlib.choose(found, mine)
         if not chosen and part != 3:
             what = {1: "run of part 1 (a folder with final.png)", 2: "run of part 2 (outputs/models/<naming>/)"}
             how = {1: "run `nst stylize` (or the part 1 notebook)", 2: "run `nst fast train --config conf/demo_cpu.yml`"}
@@ -124,6 +123,7 @@ def _runs(root: Path, given: list[Path] | None, part: int | None) -> tuple[list,
 
 
 def _run_entries(chosen: list, tmp: Path) -> dict[str, bytes]:
+    from nst.graph_picture import render_graph
     from nst.summaries import plot_loss_curves
 
     entries: dict[str, bytes] = {}
@@ -138,17 +138,27 @@ def _run_entries(chosen: list, tmp: Path) -> dict[str, bytes]:
             continue
         curves = plot_loss_curves(run.path / "logs", tmp / f"{run.path.name}.png")
         entries[f"runs/{run.path.name}/loss_curves.png"] = curves.read_bytes()
+        graph = render_graph(run.path / "logs", tmp / f"{run.path.name}-graph.png")  # None: no step traced
+        if graph is not None:
+            entries[f"runs/{run.path.name}/graph.png"] = graph.read_bytes()
         for name in RUN_FILES:
             entries[f"runs/{run.path.name}/{name}"] = (run.path / name).read_bytes()
     return entries
 
 
-def make_submission(root: Path, output: Path, runs: list[Path] | None = None,
-                    allow_incomplete: bool = False, part: int | None = None) -> Submission:
+def default_output(part: int | None) -> Path:
+    """``submission_part<N>.zip`` for one part (so handing in part 2 keeps part 1's), else ``submission.zip``."""
+    return Path(f"submission_part{part}.zip" if part else "submission.zip")
+
+
+def make_submission(root: Path, output: Path | None, runs: list[Path] | None = None,
+                    allow_incomplete: bool = False, part: int | None = None,
+                    picked: list[Path] | None = None) -> Submission:
     """Check everything, then write ``output`` atomically; see the module docstring.
 
     ``part``: hand in only the modules of that part (their docstring starts "Part N") and its runs,
-    so the stubs of later parts do not count as unfinished work.
+    so the stubs of later parts do not count as unfinished work. ``output`` None: :func:`default_output` in
+    ``root``. ``picked`` (``--run``): these runs replace the automatic choice for their images.
     """
     from nst.images import write_atomic
 
@@ -163,7 +173,8 @@ def make_submission(root: Path, output: Path, runs: list[Path] | None = None,
         hint = f", hand in one part with --part {parts[0]}" if part is None and len(parts) > 1 else ""
         raise NstError(f"not implemented yet: {todos[0]}{more}; finish them{hint}, or pass --allow-incomplete "
                        "to hand in partial work")
-    chosen, notes = _runs(root, runs, part)
+    output = output if output is not None else root / default_output(part)
+    chosen, notes = _runs(root, runs, part, picked)
 
     entries: dict[str, bytes] = {f"assignment/{p.name}": p.read_bytes() for p in modules}
     with tempfile.TemporaryDirectory() as tmp:

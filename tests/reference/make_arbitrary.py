@@ -6,7 +6,7 @@ Inputs are drawn from a fixed NumPy seed and stored with the outputs, so the tes
 depend on any random generator. Tests compare with rtol=1e-4, atol=1e-4 (float32).
 ``published_*``: the published model (``nst weights fetch magenta-arbitrary``) around the
 solution, on content/chelsea.jpg (128 px) and styles/swirls.jpg. The values are also checked
-against independent NumPy formulas in tests/test_arbitrary_references.py.
+against independent NumPy formulas in the course repository's test_arbitrary_references.py.
 """
 from __future__ import annotations
 
