@@ -141,7 +141,8 @@ def _run(root: Path, files: dict[str, bytes], stubs: dict[str, bytes], limits: s
                                                     "installations": sandbox.python_paths()})
         session.end_test()
     except (WorkerCrashed, OSError, ValueError) as e:
-        problems = [f"the probe worker failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"]
+        lines = [line for line in str(e).splitlines() if line.strip()] or [type(e).__name__]
+        problems = [f"a worker at all ({lines[0]}: {lines[-1].strip()})"]
     finally:
         session.control.detach()          # the descriptor is the zygote's to close
         zygote.stop()

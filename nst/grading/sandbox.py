@@ -241,13 +241,14 @@ def start(root: Path, files: dict[str, bytes], modules: dict[str, bytes], env: d
     ``root`` and ``hide`` (folders the workers must not see) matter only without namespaces,
     where nothing can hide them: with namespaces the workers' root holds only ``_keep``."""
     prefix = namespaces()
-    if os.geteuid() == 0 and prefix is None and not all(map(readable_by_others, {sys.base_prefix, sys.prefix})):
+    lease = users.lease()
+    if lease is not None and prefix is None and not all(map(readable_by_others, {sys.base_prefix, sys.prefix})):
         from nst.errors import NstError
 
+        lease.release()
         raise NstError(f"without namespaces the workers run as another user, who cannot read the Python "
                        f"installation ({sys.base_prefix}); install Python where other users can read it")
     box = prepare(files, modules)
-    lease = users.lease()
     try:
         return _launch(box, lease, files, env, limits, timeout, prefix, preload)
     except BaseException:
