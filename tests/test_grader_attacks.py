@@ -41,10 +41,11 @@ def _with(attack: str, where: str = "total", base: str = BROKEN_SQUARE) -> dict[
     return {"calc.py": (base[:line_end] + body + base[line_end:]).encode()}
 
 
-def _beside(course: Path, catalog, attacker: dict[str, bytes], tmp_path: Path, settings=FAST) -> dict[str, float]:
+def _beside(course: Path, catalog, attacker: dict[str, bytes], tmp_path: Path, settings=FAST,
+            honest: str = SOLUTION) -> dict[str, float]:
     """Grade the attacker and an honest submission (the solution) at the same time: {name: total}."""
     subs = tmp_path / "subs"
-    for name, modules in (("attacker", attacker), ("honest", {"calc.py": SOLUTION.encode()})):
+    for name, modules in (("attacker", attacker), ("honest", {"calc.py": honest.encode()})):
         (subs / name).mkdir(parents=True)
         for file, source in modules.items():
             (subs / name / file).write_bytes(source)
@@ -308,19 +309,16 @@ def test_another_world_readable_checkout_is_not_visible(course, catalog, tmp_pat
         shutil.rmtree(other)
 
 
-@NAMESPACES
-def test_tempfile_points_at_the_tests_own_scratch(course, catalog, tmp_path):
-    """tempfile caches its folder before the fork; the worker resets it to its scratch, so nothing
-    (TensorFlow's autograph modules included) is written where another worker could rewrite it."""
-    gain = "__import__('tempfile').gettempdir() != __import__('os').getcwd()"
-    assert _beside(course, catalog, _gain_if(gain), tmp_path) == {"attacker": 70, "honest": 110}
-
-
 def test_no_descriptor_but_its_own_reaches_student_code(course, catalog, tmp_path):
     """Every descriptor but stdin/out/err and the worker's socket is closed after the fork (the
     zygote's control socket once answered the judge's stop requests)."""
     gain = "len(__import__('os').listdir('/proc/self/fd')) > 5"   # 0-2, 3 (its socket), listdir's own
     assert _beside(course, catalog, _gain_if(gain), tmp_path) == {"attacker": 70, "honest": 110}
+
+
+THREADED = SOLUTION.replace("return float(np.sum(x))", """from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:   # an honest submission that starts threads
+        return float(sum(pool.map(np.sum, np.array_split(np.asarray(x), 2))))""")
 
 
 @ROOT_ONLY
@@ -334,10 +332,10 @@ def test_thread_exhaustion_does_not_reach_a_classmate(course, catalog, tmp_path)
             "        threading.Thread(target=stop.wait, daemon=True).start()\n"
             "    except RuntimeError:\n"
             "        break\n"
-            "time.sleep(3)\n")
-    attacker = _with(hold, "total", _with(hold, "square")["calc.py"].decode())
-    settings = dataclasses.replace(FAST, limits=dataclasses.replace(FAST.limits, processes=48))
-    assert _beside(course, catalog, attacker, tmp_path, settings) == {"attacker": 70, "honest": 110}
+            "time.sleep(4)\n")
+    attacker = {"calc.py": (hold + BROKEN_SQUARE).encode()}     # every worker holds them from its import on
+    settings = dataclasses.replace(FAST, timeout=20.0, limits=dataclasses.replace(FAST.limits, processes=48))
+    assert _beside(course, catalog, attacker, tmp_path, settings, honest=THREADED) == {"attacker": 70, "honest": 110}
 
 
 @ROOT_ONLY
@@ -370,6 +368,11 @@ SCENARIOS = """import numpy as np
 
 def squares(calc, x):
     return calc.square(x)
+"""
+
+TMPCACHE = """import tempfile
+
+FOLDER = tempfile.gettempdir()   # like TensorFlow at import: tempfile caches its folder in the zygote
 """
 
 SCENARIO_CONFTEST = CONFTEST + '''
@@ -407,12 +410,29 @@ def scenario_course(tmp_path_factory) -> Path:
     (root / "tests").mkdir()
     (root / "tests" / "conftest.py").write_text(SCENARIO_CONFTEST)
     (root / "tests" / "scenarios.py").write_text(SCENARIOS)
+    (root / "tests" / "tmpcache.py").write_text(TMPCACHE)
     (root / "tests" / "test_scenario_graded.py").write_text(SCENARIO_GRADED)
     integrity.write_manifest(root)
     return root
 
 
-def test_rebinding_the_scenario_at_import_gains_nothing(scenario_course, tmp_path):
+@pytest.fixture(scope="module")
+def scenario_catalog(scenario_course):
+    return runner.collect(runner.Course.load(scenario_course), FAST)
+
+
+@NAMESPACES
+def test_tempfile_points_at_the_tests_own_scratch(scenario_course, scenario_catalog, tmp_path):
+    """tempfile caches its folder when first used, in the zygote (TensorFlow's import does, as
+    ``tmpcache`` here); the worker resets it to its scratch, so nothing (TensorFlow's autograph
+    modules included) is written where another submission's worker could rewrite it."""
+    gain = "__import__('tempfile').gettempdir() != __import__('os').getcwd()"
+    settings = dataclasses.replace(FAST, guard="numpy,numpy.testing,tmpcache")
+    assert _beside(scenario_course, scenario_catalog, _gain_if(gain), tmp_path, settings) == \
+        {"attacker": 60, "honest": 100}
+
+
+def test_rebinding_the_scenario_at_import_gains_nothing(scenario_course, scenario_catalog, tmp_path):
     """The scenario is looked up by the zygote before any student import: replacing it in the
     module, planting another ``scenarios`` module or rewriting its code does not change what runs."""
     attack = ("import sys, types\n"
@@ -423,7 +443,7 @@ def test_rebinding_the_scenario_at_import_gains_nothing(scenario_course, tmp_pat
               "sys.modules['scenarios'] = fake\n")
     code_swap = "import scenarios\nscenarios.squares.__code__ = (lambda calc, x: x ** 2).__code__\n"
     course = runner.Course.load(scenario_course)
-    catalog = runner.collect(course, FAST)
+    catalog = scenario_catalog
     subs = tmp_path / "subs"
     for name, source in (("rebind", attack + BROKEN_SQUARE), ("swap", code_swap + BROKEN_SQUARE), ("honest", SOLUTION)):
         (subs / name).mkdir(parents=True)

@@ -3,9 +3,9 @@
 When the grader runs as root, each sandbox (one submission's zygote) leases a user of the pool
 for its lifetime: its workers run as that uid and its own group, so the per-user limits
 (``RLIMIT_NPROC``: processes and threads) and file ownership are not shared with a classmate
-graded at the same time. A lease is an exclusive ``flock`` on ``<tmp>/nst-grader-leases/<name>``
-(mode 0700, root's), so two grader processes on one machine never hand out the same user
-either; it is released when the sandbox stops, after every process of that submission is gone.
+graded at the same time. A lease is an exclusive ``flock`` on ``/run/nst-grader-leases/<name>``
+(mode 0700, root's; ``<tmp>/`` where /run is not writable), so two grader processes on one
+machine never hand out the same user either; it is released when the sandbox stops, after every process of that submission is gone.
 Users are created on first need with ``useradd --system --user-group`` (no home, no shell).
 """
 from __future__ import annotations
@@ -39,7 +39,8 @@ class Lease:
 
 
 def _lease_dir() -> Path:
-    folder = Path(tempfile.gettempdir()) / "nst-grader-leases"
+    base = Path("/run") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
+    folder = base / "nst-grader-leases"
     folder.mkdir(mode=0o700, exist_ok=True)
     st = folder.stat()
     if st.st_uid != 0 or st.st_mode & 0o077 or folder.is_symlink():

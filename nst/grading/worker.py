@@ -1,12 +1,15 @@
 """The side of the grader that runs student code: ``python -m nst.grading.worker SPEC.json``.
 
 One *zygote* per judge process (started by ``sandbox.start``, inside its own PID and mount
-namespaces when the kernel allows) imports numpy, TensorFlow and ``nst`` (trusted code only),
-then, for every graded test the judge runs, forks a *worker*:
+namespaces when the kernel allows) moves into the allow-list root (``rootfs.build``), imports
+numpy, TensorFlow, ``nst`` and the tests' helper modules (trusted code only; the scenario
+functions are recorded here, before any student import), then, for every graded test the judge
+runs, forks a *worker*:
 
     zygote (pid 1 of the submission's namespace, root)
-      └ keeper (a new PID + mount namespace for this test)
-          └ worker (pid 1 there: /proc remounted, rlimits, the unprivileged uid, cwd = its scratch)
+      └ keeper (new PID, mount, network and IPC namespaces for this test)
+          └ worker (pid 1 there: /proc remounted, private /tmp /var/tmp /dev/shm /run/lock, only its
+                    own descriptors, rlimits, the submission's uid and gid, cwd = its scratch)
 
 The worker imports ``assignment.<module>`` from the sandbox and answers the judge's requests
 on its own socket (``Server``); when the test ends the judge asks the zygote to ``stop`` it,
