@@ -41,8 +41,9 @@ def _attempt(problems: list[str], what: str, fn) -> None:
 
 def _unreadable(top: str, limit: int = 3) -> list[str]:
     """Folders that cannot be listed and files that cannot be read under ``top``."""
-    bad = []
-    for folder, dirs, names in os.walk(top, onerror=lambda e: bad.append(f"{e.filename}: cannot list it")):
+    bad: list[str] = []
+    unlisted = bad.append
+    for folder, _, names in os.walk(top, onerror=lambda e: unlisted(f"{e.filename}: cannot list it")):
         bad += [os.path.join(folder, n) + ": cannot read it" for n in names
                 if not os.access(os.path.join(folder, n), os.R_OK) and os.path.exists(os.path.join(folder, n))]
         if len(bad) >= limit:
