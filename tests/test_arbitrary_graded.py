@@ -92,30 +92,56 @@ def test_transfer_loss_matches_reference(arb, ref):
             np.testing.assert_allclose(float(losses[k]), ref[f"loss_tv{tv}_{k}"], rtol=1e-4, err_msg=f"{k}, tv={tv}")
 
 
+def _norm_channels() -> dict[str, int]:
+    """The CIN layers of the library's transfer network and their channels, computed here (the judge)."""
+    from nst.arbitrary.networks import ModelConfig, TransferNet
+
+    return dict(TransferNet(None, ModelConfig().width).norm_channels)
+
+
+# The inputs of the scenario tests are chosen here and every expected value is computed here from
+# them: the worker only runs the student's code on them (its own claims, e.g. "these are my norm
+# layers", are never what a result is compared with).
 @pytest.mark.graded(points=10, part=3)
 def test_gradients_reach_gamma_beta_and_the_head(scenario):
-    res = scenario(scenarios.cin_and_head_gradients, "arbitrary")   # the tapes run beside the code
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (1, 7, 6, 4)).astype(np.float32)
+    content, style = (rng.uniform(0, 50, (1, 32, 32, 3)).astype(np.float32) for _ in range(2))
+    res = scenario(scenarios.cin_and_head_gradients, "arbitrary", x=x, content=content, style=style)
     g_gamma, g_beta = res["g_gamma"], res["g_beta"]
     assert g_gamma is not None and g_beta is not None
     # L = sum(x * (gamma x_hat + beta)): dL/dgamma_c = sum_hw x x_hat, dL/dbeta_c = sum_hw x
-    xn = res["x"].astype(np.float64)
+    xn = x.astype(np.float64)
     np.testing.assert_allclose(g_gamma, (xn * _instance_norm(xn)).sum(axis=(1, 2)), rtol=1e-3)
     np.testing.assert_allclose(g_beta, xn.sum(axis=(1, 2)), rtol=1e-4)
 
     grads = res["head_grads"]
-    assert any("bottleneck" in k for k in grads), "the head has no bottleneck weights"
-    for name, g in grads.items():
-        assert g is not None and float(np.max(np.abs(g))) > 0, f"no gradient reaches {name}"
+    layers = ["bottleneck", *[f"{n}_{p}" for n in _norm_channels() for p in ("gamma", "beta")]]
+    assert len(grads) == 2 * len(layers), f"the head's given layers have {2 * len(layers)} variables"
+    for layer in layers:
+        mine = [k for k in grads if f"/{layer}/" in f"/{k}"]
+        assert len(mine) == 2, f"the head has no kernel and bias for {layer}"
+        for name in mine:
+            assert grads[name] is not None and float(np.max(np.abs(grads[name]))) > 0, f"no gradient reaches {name}"
 
 
 @pytest.mark.graded(points=10, part=3)
 def test_model_shapes(scenario):
-    res = scenario(scenarios.model_shapes, "arbitrary")      # a Keras model built from the student's layers
-    assert tuple(res["z_shape"]) == (2, 100)
-    assert {k: tuple(v) for k, v in res["param_shapes"].items()} == {k: (2, c) for k, c in res["norm_channels"].items()}
-    for out in res["outputs"]:   # odd sizes are padded inside the network and cropped back
-        assert tuple(out["shape"]) == (2, *out["size"], 3)
-        assert out["finite"]
+    rng = np.random.default_rng(1)
+    style = (rng.uniform(0, 100, (2, 24, 30, 3)) - 50).astype(np.float32)
+    sizes = [(33, 47), (40, 40)]   # odd sizes are padded inside the network and cropped back
+    contents = [(rng.uniform(0, 100, (2, *size, 3)) - 50).astype(np.float32) for size in sizes]
+    res = scenario(scenarios.model_shapes, "arbitrary", style=style, contents=contents)
+    assert np.shape(res["z"]) == (2, 100), "z is (B, embedding_dim)"
+    channels = _norm_channels()
+    params = res["params"]
+    assert list(params) == list(channels), "one (gamma, beta) per CIN layer, in the network's order"
+    for name, c in channels.items():
+        assert [np.shape(p) for p in params[name]] == [(2, c), (2, c)], f"gamma and beta of {name} are (B, {c})"
+    assert len(res["outputs"]) == len(sizes)
+    for size, y in zip(sizes, res["outputs"]):
+        assert np.shape(y) == (2, *size, 3), "the output has the content's size"
+        assert np.all(np.isfinite(y))
 
 
 @pytest.mark.graded(points=15, part=3)

@@ -1,5 +1,6 @@
-"""A hostile student against the grader: each attack of issue 13, built on the fly, scores only
-what the honest part of its submission deserves.
+"""A hostile student against the grader: each attack of issues 13 and 21, built on the fly, scores
+only what the honest part of its submission deserves, and an honest classmate graded beside it
+(``_beside``: a batch of two, two at a time) keeps full marks.
 
 The course is test_grading's fake ``calc`` course (110 points: test_square 30, test_total 20,
 test_scale 50, hidden test_square_negative 10). Unless said otherwise the honest part squares
@@ -9,18 +10,22 @@ The attacks that need the sandbox's namespaces or its own user skip where those 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
+import shutil
+import socket
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from nst.grading import report, runner, sandbox
+from nst.grading import integrity, report, runner, sandbox, users, wire
 from nst.grading.batch import find_submissions, grade_all
-from test_grading import BROKEN_SQUARE, FAST, SOLUTION, _grade, _status, catalog, course  # noqa: F401
+from test_grading import BROKEN_SQUARE, CONFTEST, FAST, MARK, SOLUTION, _grade, _status, catalog, course  # noqa: F401
 
 NAMESPACES = pytest.mark.skipif(sandbox.namespaces() is None, reason="no PID/mount namespaces here (unshare)")
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the workers get their own user only when grading as root")
@@ -34,6 +39,51 @@ def _with(attack: str, where: str = "total", base: str = BROKEN_SQUARE) -> dict[
     start = base.index(head)
     line_end = base.index("\n", base.index('"""', base.index('"""', start) + 3)) + 1   # after the docstring
     return {"calc.py": (base[:line_end] + body + base[line_end:]).encode()}
+
+
+def _beside(course: Path, catalog, attacker: dict[str, bytes], tmp_path: Path, settings=FAST,
+            honest: str = SOLUTION) -> dict[str, float]:
+    """Grade the attacker and an honest submission (the solution) at the same time: {name: total}."""
+    subs = tmp_path / "subs"
+    for name, modules in (("attacker", attacker), ("honest", {"calc.py": honest.encode()})):
+        (subs / name).mkdir(parents=True)
+        for file, source in modules.items():
+            (subs / name / file).write_bytes(source)
+    grades = grade_all(runner.Course.load(course), find_submissions(subs), catalog, settings, jobs=2)
+    return {g.submission: g.total for g in grades}
+
+
+PROBES = """
+
+def _read(path):
+    try:
+        return open(path).read() != ""
+    except OSError:
+        return False
+
+
+def _reach(port):
+    import socket
+    try:
+        return socket.create_connection(("127.0.0.1", port), timeout=2).recv(10) == b"x ** 2"
+    except OSError:
+        return False
+
+
+def _abstract(name):
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect("\\0" + name)
+        return s.recv(10) == b"x ** 2"
+    except OSError:
+        return False
+"""
+
+
+def _gain_if(condition: str) -> dict[str, bytes]:
+    """The broken square, which squares correctly (+40 points) when ``condition`` holds in the worker."""
+    return {"calc.py": _with(f"if {condition}:\n    return x ** 2\n", "square")["calc.py"] + PROBES.encode()}
 
 
 def test_patching_assertion_code_in_place_gains_nothing(course, catalog):
@@ -186,20 +236,12 @@ def test_a_6_gib_allocation_fails_in_the_worker(course, catalog):
     assert g.total == 50 and total.status in ("failed", "crashed") and "Memory" in total.reason, report.table(g)
 
 
-@ROOT_ONLY
-def test_workers_run_as_the_grader_user(course, catalog):
-    uid = sandbox.worker_uid()
-    attack = f"import os\nif os.getuid() != {uid}:\n    raise RuntimeError('running as uid %d' % os.getuid())\n"
-    g = _grade(course, catalog, _with(attack, base=SOLUTION))
-    assert g.total == 110, report.table(g)
-
-
 def test_without_namespaces_the_workers_still_grade_and_die(course, catalog, monkeypatch):
-    """The fallback (a container without unshare): process groups, and as root the grader user's
-    processes are all killed after the submission, a setsid'd one included."""
+    """The fallback (a container without unshare): process groups, and as root the submission's
+    user's processes are all killed after the submission, a setsid'd one included."""
     own_user = os.geteuid() == 0 and all(map(sandbox.readable_by_others, {sys.base_prefix, sys.prefix}))
     if not own_user:     # e.g. Python under /root: process groups only (the grader refuses that as root)
-        monkeypatch.setattr(sandbox, "worker_uid", lambda: None)
+        monkeypatch.setattr(users, "lease", lambda: None)
     monkeypatch.setenv("NST_GRADE_NO_NAMESPACES", "1")
     sandbox.namespaces.cache_clear()
     try:
@@ -213,3 +255,199 @@ def test_without_namespaces_the_workers_still_grade_and_die(course, catalog, mon
     assert g.total == 70, report.table(g)
     if own_user:
         assert not [p for p in Path("/proc").glob("[0-9]*") if marker in _cmdline(p)]
+
+
+# ---------------------------------------------------------------------------- issue 21: the sandbox's classes
+@NAMESPACES
+def test_the_network_is_not_reachable(course, catalog, tmp_path):
+    """A server on the host's loopback (a classmate's, or one serving the solutions) is not reachable."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    threading.Thread(target=lambda: [server.accept()[0].sendall(b"x ** 2") for _ in range(100)], daemon=True).start()
+    try:
+        assert _beside(course, catalog, _gain_if(f"_reach({port})"), tmp_path) == {"attacker": 70, "honest": 110}
+    finally:
+        server.close()
+
+
+@NAMESPACES
+def test_shared_folders_and_abstract_sockets_carry_nothing_between_submissions(course, catalog, tmp_path):
+    """What a colluder left in /tmp, /var/tmp, /dev/shm, /run/lock, or serves on an abstract unix
+    socket, is not there: each worker has private tmpfs folders and its own network namespace."""
+    tag = f"nst-collude-{os.getpid()}-{time.monotonic_ns()}"
+    planted = [Path(folder) / tag for folder in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") if Path(folder).is_dir()]
+    for path in planted:
+        path.write_text("x ** 2")
+        path.chmod(0o644)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind("\0" + tag)
+    listener.listen(5)
+    threading.Thread(target=lambda: [listener.accept()[0].sendall(b"x ** 2") for _ in range(100)], daemon=True).start()
+    seen = " or ".join(f"_read({str(p)!r})" for p in planted) + f" or _abstract({tag!r})"
+    try:
+        assert _beside(course, catalog, _gain_if(seen), tmp_path) == {"attacker": 70, "honest": 110}
+    finally:
+        listener.close()
+        for path in planted:
+            path.unlink()
+
+
+@NAMESPACES
+def test_another_world_readable_checkout_is_not_visible(course, catalog, tmp_path):
+    """The workers' root holds only the Python installation, the library, the submission and the
+    weights: a copy of the solutions elsewhere on the host, readable by all, is not there."""
+    place = Path("/run") if os.access("/run", os.W_OK) else Path.home().parent   # not /tmp: it was always hidden
+    other = place / f"nst-elsewhere-{os.getpid()}-{time.monotonic_ns()}"
+    (other / "solutions").mkdir(parents=True, mode=0o755)
+    (other / "solutions" / "calc.py").write_text(SOLUTION)
+    for p in [other, other / "solutions", other / "solutions" / "calc.py"]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    try:
+        gain = _gain_if(f"_read({str(other / 'solutions' / 'calc.py')!r})")
+        assert _beside(course, catalog, gain, tmp_path) == {"attacker": 70, "honest": 110}
+    finally:
+        shutil.rmtree(other)
+
+
+def test_no_descriptor_but_its_own_reaches_student_code(course, catalog, tmp_path):
+    """Every descriptor but stdin/out/err and the worker's socket is closed after the fork (the
+    zygote's control socket once answered the judge's stop requests)."""
+    gain = "len(__import__('os').listdir('/proc/self/fd')) > 5"   # 0-2, 3 (its socket), listdir's own
+    assert _beside(course, catalog, _gain_if(gain), tmp_path) == {"attacker": 70, "honest": 110}
+
+
+THREADED = SOLUTION.replace("return float(np.sum(x))", """from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:   # an honest submission that starts threads
+        return float(sum(pool.map(np.sum, np.array_split(np.asarray(x), 2))))""")
+
+
+@ROOT_ONLY
+def test_thread_exhaustion_does_not_reach_a_classmate(course, catalog, tmp_path):
+    """Each submission has its own user, so its processes and threads count against its own limit:
+    one that holds every thread it may have does not stop a classmate's workers from starting."""
+    hold = ("import threading, time\n"
+            "stop = threading.Event()\n"
+            "for _ in range(200):\n"
+            "    try:\n"
+            "        threading.Thread(target=stop.wait, daemon=True).start()\n"
+            "    except RuntimeError:\n"
+            "        break\n"
+            "time.sleep(4)\n")
+    attacker = {"calc.py": (hold + BROKEN_SQUARE).encode()}     # every worker holds them from its import on
+    settings = dataclasses.replace(FAST, timeout=20.0, limits=dataclasses.replace(FAST.limits, processes=48))
+    assert _beside(course, catalog, attacker, tmp_path, settings, honest=THREADED) == {"attacker": 70, "honest": 110}
+
+
+@ROOT_ONLY
+def test_workers_have_their_own_user_and_its_own_group(course, catalog, tmp_path):
+    gain = ("not __import__('pwd').getpwuid(__import__('os').getuid()).pw_name.startswith('nst-grader-') or "
+            "__import__('os').getgid() != __import__('pwd').getpwuid(__import__('os').getuid()).pw_gid or "
+            "__import__('os').getgroups()")
+    assert _beside(course, catalog, _gain_if(gain), tmp_path) == {"attacker": 70, "honest": 110}
+    lease = users.lease()
+    other = users.lease()
+    try:
+        assert lease.uid != other.uid and lease.gid != other.gid
+    finally:
+        lease.release()
+        other.release()
+
+
+def test_an_oversized_reply_is_refused_and_costs_only_its_test(course, catalog, tmp_path):
+    """A reply over the frame limit (64 MiB) is refused before it is read, so the judge's memory
+    stays bounded: that test fails, as the submission's own."""
+    attack = _with(f"return b'x' * {wire.MAX_FRAME + 1}", "total")
+    g = _grade(course, catalog, attack)
+    total = next(r for r in g.results if r.test.nodeid.endswith("::test_total"))
+    assert g.total == 50 and total.status in ("failed", "crashed") and "limit" in total.reason, report.table(g)
+    assert _beside(course, catalog, attack, tmp_path) == {"attacker": 50, "honest": 110}
+
+
+SCENARIOS = """import numpy as np
+
+
+def squares(calc, x):
+    return calc.square(x)
+"""
+
+TMPCACHE = """import tempfile
+
+FOLDER = tempfile.gettempdir()   # like TensorFlow at import: tempfile caches its folder in the zygote
+"""
+
+SCENARIO_CONFTEST = CONFTEST + '''
+
+@pytest.fixture(scope="session")
+def scenario():
+    from nst.grading.remote import scenario_runner
+
+    return scenario_runner(os.environ.get("NST_IMPL", "assignment"))
+'''
+
+SCENARIO_GRADED = f'''import numpy as np
+import pytest
+
+import scenarios
+
+
+{MARK}(points=40, part=1)
+def test_square_by_scenario(scenario):
+    x = np.linspace(-2, 2, 5)
+    np.testing.assert_allclose(scenario(scenarios.squares, "calc", x=x), x ** 2)   # expected: computed here
+
+
+{MARK}(points=60, part=1)
+def test_scale(impl_module):
+    np.testing.assert_allclose(impl_module("calc").scale(np.arange(3.0), 2.0), [0.0, 2.0, 4.0])
+'''
+
+
+@pytest.fixture(scope="module")
+def scenario_course(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("scenario-course")
+    (root / "solutions").mkdir()
+    (root / "solutions" / "calc.py").write_text(SOLUTION)
+    (root / "tests").mkdir()
+    (root / "tests" / "conftest.py").write_text(SCENARIO_CONFTEST)
+    (root / "tests" / "scenarios.py").write_text(SCENARIOS)
+    (root / "tests" / "tmpcache.py").write_text(TMPCACHE)
+    (root / "tests" / "test_scenario_graded.py").write_text(SCENARIO_GRADED)
+    integrity.write_manifest(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def scenario_catalog(scenario_course):
+    return runner.collect(runner.Course.load(scenario_course), FAST)
+
+
+@NAMESPACES
+def test_tempfile_points_at_the_tests_own_scratch(scenario_course, scenario_catalog, tmp_path):
+    """tempfile caches its folder when first used, in the zygote (TensorFlow's import does, as
+    ``tmpcache`` here); the worker resets it to its scratch, so nothing (TensorFlow's autograph
+    modules included) is written where another submission's worker could rewrite it."""
+    gain = "__import__('tempfile').gettempdir() != __import__('os').getcwd()"
+    settings = dataclasses.replace(FAST, guard="numpy,numpy.testing,tmpcache")
+    assert _beside(scenario_course, scenario_catalog, _gain_if(gain), tmp_path, settings) == \
+        {"attacker": 60, "honest": 100}
+
+
+def test_rebinding_the_scenario_at_import_gains_nothing(scenario_course, scenario_catalog, tmp_path):
+    """The scenario is looked up by the zygote before any student import: replacing it in the
+    module, planting another ``scenarios`` module or rewriting its code does not change what runs."""
+    attack = ("import sys, types\n"
+              "import scenarios\n"
+              "scenarios.squares = lambda calc, x: x ** 2\n"
+              "fake = types.ModuleType('scenarios')\n"
+              "fake.squares = scenarios.squares\n"
+              "sys.modules['scenarios'] = fake\n")
+    code_swap = "import scenarios\nscenarios.squares.__code__ = (lambda calc, x: x ** 2).__code__\n"
+    course = runner.Course.load(scenario_course)
+    catalog = scenario_catalog
+    subs = tmp_path / "subs"
+    for name, source in (("rebind", attack + BROKEN_SQUARE), ("swap", code_swap + BROKEN_SQUARE), ("honest", SOLUTION)):
+        (subs / name).mkdir(parents=True)
+        (subs / name / "calc.py").write_text(source)
+    grades = grade_all(course, find_submissions(subs), catalog, FAST, jobs=2)
+    assert {g.submission: g.total for g in grades} == {"honest": 100, "rebind": 60, "swap": 60}, \
+        [report.table(g) for g in grades]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from nst.errors import NstError
-from nst.grading import report, workspace
+from nst.grading import probe, report, workspace
 from nst.grading.runner import Course, Grade, GradedTest, Settings, TestResult, grade
 
 
@@ -83,6 +83,8 @@ def run_parallel(tasks: dict[str, Callable[[], Grade]], jobs: int, desc: str,
 def grade_all(course: Course, submissions: list[tuple[str, Path]], catalog: list[GradedTest], settings: Settings,
               jobs: int, results_dir: Path | None = None) -> list[Grade]:
     """Grade in parallel; write ``results_dir/<name>/results.json`` as each finishes; keep input order."""
+    probe.check(course.root, course.files, course.stubs, settings.limits,   # one error line, not 300 zeros
+                tuple(m for m in (settings.guard or course.guard).split(",") if m))
     tasks = {name: partial(grade_path, course, name, path, catalog, settings) for name, path in submissions}
     save = (lambda g: report.write_json(results_dir / g.submission / "results.json", g)) if results_dir else None
     done = run_parallel(tasks, jobs, "grading", save)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
 from nst.errors import NstError
-from nst.grading import integrity, sandbox, workspace
+from nst.grading import integrity, probe, sandbox, workspace
 from nst.grading.remote import CONTROL_ENV
 
 EXIT_GRACE_S = 10.0
@@ -315,6 +315,8 @@ def grade(course: Course, name: str, modules: dict[str, bytes], catalog: list[Gr
     """Grade one submission given as {file name: source}, laid over the stubs."""
     start = time.monotonic()
     settings = replace(settings, guard=settings.guard or course.guard)
+    probe.check(course.root, course.files, course.stubs, settings.limits,   # once per process: the sandbox works
+                tuple(m for m in settings.guard.split(",") if m))
     with tempfile.TemporaryDirectory(prefix="nst-grade-") as tmp:
         work = workspace.build(Path(tmp), course.files, None, course.root)   # the judge gets no student code
         outcomes, tamper, notes = run_tests(course.root, work, [t.nodeid for t in catalog], settings,

