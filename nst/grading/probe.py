@@ -131,9 +131,7 @@ def _run(root: Path, files: dict[str, bytes], stubs: dict[str, bytes], limits: s
          preload: tuple[str, ...]) -> str | None:
     """None, or the one-line error."""
     from nst.grading.remote import Session, WorkerCrashed
-    from nst.grading.worker import TF_PRELOAD
-
-    modules = [*preload, *(TF_PRELOAD if "tensorflow" in preload else ()),
+    modules = [*preload, *(sandbox.TF_PRELOAD if "tensorflow" in preload else ()),
                *sorted(name[:-3] for name in sandbox.helper_modules(files))]
     zygote = sandbox.start(root, files, stubs, _env(), limits, 120.0, (), preload)
     session = Session(zygote.judge_fd)
