@@ -27,7 +27,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from nst.grading import wire
+from nst.grading import blame, wire
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER = 0x20000, 0x20000000, 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
@@ -180,7 +180,8 @@ class Server:
                 reply = {"ok": wire.encode(self.handle(req), self._ref, self._tensor)}
             except BaseException as e:  # noqa: BLE001 - student code raises anything, SystemExit included
                 reply = {"error": {"type": type(e).__name__, "builtin": type(e).__module__ == "builtins",
-                                   "message": str(e)[:5000], "traceback": student_traceback(e, self.submission)}}
+                                   "message": str(e)[:5000], "traceback": student_traceback(e, self.submission),
+                                   "blame": blame.flags(e, self.submission, self.package)}}
             try:
                 payload = wire.dumps(reply)
             except (TypeError, ValueError) as e:
