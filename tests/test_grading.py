@@ -315,6 +315,8 @@ def test_batch_grades_each_submission_in_isolation(course, catalog, tmp_path):
     report.write_csv(tmp_path / "scores.csv", grades, catalog)
     rows = {r["submission"]: r for r in csv.DictReader((tmp_path / "scores.csv").open())}
     assert {k: rows[k]["total"] for k in rows} == {"alice": "110", "bob": "70", "carol": "60", "dave": "0"}
+    assert {k: rows[k]["status"] for k in rows} == {"alice": "graded", "bob": "graded", "carol": "graded",
+                                                    "dave": "unreadable"}
     assert rows["bob"]["test_square"] == "0" and rows["bob"]["test_scale"] == "50"
     for name in rows:
         data = json.loads((tmp_path / "results" / name / "results.json").read_text())

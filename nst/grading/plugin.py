@@ -144,10 +144,13 @@ class Reporter:
         self.phases.setdefault(report.nodeid, []).append(report)
 
     def pytest_runtest_logfinish(self, nodeid, location) -> None:
-        seen = list(self.remote.faults) if self.remote is not None else []
+        seen: list[str] = []
         if self.remote is not None:
-            self.remote.faults.clear()
-            self.remote.end_test()            # the test's worker and all it started are gone now
+            try:
+                self.remote.end_test()        # the test's worker and all it started are gone now
+            except Exception as e:  # noqa: BLE001 - the zygote failed to stop it: the grader's, not this test's
+                self.remote.faults.append(f"the grader's sandbox failed to stop the test's worker ({e})")
+            seen, self.remote.faults[:] = list(self.remote.faults), []
         reports = self.phases.pop(nodeid, [])
         bad = next((r for r in reports if r.failed), None) or next((r for r in reports if r.skipped), None)
         fault = self.faults.pop(nodeid, None) or (seen[0] if seen else None)
