@@ -183,6 +183,17 @@ def test_sandbox_that_cannot_start_is_a_grading_error(fcourse, fcatalog, weights
     assert "sandbox" in g.results[0].reason, report.table(g)
 
 
+def test_worker_that_dies_before_student_code_is_a_grading_error(fcourse, fcatalog, weights_file, monkeypatch):
+    """Each test's worker dies before it answers its first request (its setup failed): the grader's."""
+    wire = (Path(sandbox.__file__).parent / "wire.py").read_text()
+    _in_sandbox(monkeypatch, "lib/nst/grading/wire.py",
+                wire + "\n\ndef recv(sock):   # planted: the worker dies before answering anything\n"
+                       "    import os\n    os._exit(3)\n")
+    g = _grade(fcourse, fcatalog)
+    assert set(_status(g).values()) == {GRADING_ERROR}, report.table(g)
+    assert "before any student code ran" in g.results[0].reason, report.table(g)
+
+
 def test_pytest_that_cannot_start_is_a_grading_error(fcourse, fcatalog, monkeypatch):
     build = workspace.build
 
@@ -199,7 +210,7 @@ def test_pytest_that_cannot_start_is_a_grading_error(fcourse, fcatalog, monkeypa
 # ---------------------------------------------------------------------------- the student's faults
 def test_student_failures_stay_the_students(fcourse, fcatalog, weights_file):
     """A ValueError in the student's function (also inside a scenario), a TODO, a module that cannot
-    be imported: failures, scored 0, and the grade is complete."""
+    be imported, one that kills its process at import: failures, scored 0, the grade is complete."""
     source = SOLUTION.replace("return x ** 2", "raise ValueError('my own bug')") \
         .replace("return x * k", "raise NotImplementedError('TODO 3: scale')")
     g = _grade(fcourse, fcatalog, {"calc.py": source.encode()})
@@ -208,6 +219,8 @@ def test_student_failures_stay_the_students(fcourse, fcatalog, weights_file):
     assert "my own bug" in g.results[0].reason and "TODO 3" in g.results[2].reason
     g = _grade(fcourse, fcatalog, {"calc.py": b"import not_a_module_anywhere\n" + SOLUTION.encode()})
     assert set(_status(g).values()) == {"failed"} and g.complete, report.table(g)
+    g = _grade(fcourse, fcatalog, {"calc.py": b"import os\nos._exit(0)\n" + SOLUTION.encode()})
+    assert set(_status(g).values()) == {"crashed"} and g.complete, report.table(g)   # dies at its import
 
 
 # ---------------------------------------------------------------------------- the rule itself

@@ -36,7 +36,7 @@ OUTPUT_KEEP = 4000
 
 class WorkerCrashed(Exception):
     """The submission's process died (or sent garbage) during this test; ``nst_grader_fault``: before
-    any student code was asked for (the sandbox failed, not the submission)."""
+    any student code was asked for (the sandbox failed, not the submission: ``Session._alive``)."""
 
     def __init__(self, message: str, grader_fault: bool = False):
         super().__init__(message)
@@ -77,7 +77,6 @@ class Session:
         self.refs: dict[int, Remote] = {}
         self.tensors: dict[int, Any] = {}
         self.last_printed = b""
-        self.student_asked = False     # a request that runs student code was sent to this test's worker
         self.faults: list[str] = []    # grader faults seen during this test (even ones a test caught)
 
     def _control(self, request: dict, fds: list[int] = ()) -> dict:
@@ -105,6 +104,21 @@ class Session:
         self.sock, self.worker = mine, reply["worker"]
         self.output = _Output(read_end)
         self.output.start()
+        self._alive()
+
+    def _alive(self) -> None:
+        """The new worker answers one trusted request before any student code is asked for: if it dies
+        before that (its setup failed), the test is the grader's failure, not the student's."""
+        buf = io.BytesIO()
+        _Pickler(buf).dump({"op": "alive"})
+        try:
+            wire.send(self.sock, buf.getvalue())
+            wire.recv(self.sock)              # any well-framed answer: it is serving
+        except (EOFError, OSError, wire.WireError) as e:
+            how = self.end_test(dead=True)
+            reason = f"the sandbox's worker {how or 'stopped answering'} before any student code ran ({e})"
+            self.faults.append(reason)
+            raise WorkerCrashed(reason, grader_fault=True) from None
 
     def end_test(self, dead: bool = False) -> str | None:
         """Stop this test's worker (its whole process tree) and forget its objects; how it ended."""
@@ -116,7 +130,6 @@ class Session:
                 self.output.join(timeout=2)
                 self.last_printed = self.output.data
         self.sock = self.worker = self.output = None
-        self.student_asked = False
         self.generation += 1
         self.refs.clear()
         self.tensors.clear()
@@ -131,8 +144,6 @@ class Session:
             self._start()
         buf = io.BytesIO()
         _Pickler(buf).dump({"op": op, **fields})
-        grader_fault = not self.student_asked        # the worker dies before any student code: the grader's
-        self.student_asked = True
         error = value = None
         try:
             wire.send(self.sock, buf.getvalue())
@@ -149,12 +160,7 @@ class Session:
             reason = f"the submission's process {how or 'stopped answering'} during this test"
             if not isinstance(e, (EOFError, OSError)):
                 reason = f"the submission's process sent malformed data ({type(e).__name__}: {str(e)[:200]})"
-            if grader_fault:
-                reason = "the sandbox's worker " + reason.removeprefix("the submission's process ") \
-                    + " before any student code ran"
-                self.faults.append(reason)
-            raise WorkerCrashed(reason + (f"\n--- its last output ---\n{tail}" if tail.strip() else ""),
-                                grader_fault) from None
+            raise WorkerCrashed(reason + (f"\n--- its last output ---\n{tail}" if tail.strip() else "")) from None
         if error is not None:
             if isinstance(error, GradingFault):
                 self.faults.append(str(error).splitlines()[0][:200])
