@@ -118,7 +118,7 @@ class Settings:
     guard: str | None = None         # modules to snapshot (None: Course.guard)
     limits: sandbox.Limits = sandbox.Limits()   # memory, CPU, file size, processes of a worker
     hide: tuple[str, ...] = ()       # more folders the workers must not see (the batch, the outputs)
-    judge_memory_gb: float = 8.0     # address space of the judge (pytest): 1.9 GB measured peak for part 1
+    judge_memory_gb: float = 8.0     # address space of the judge (pytest): VmPeak 1.9 GB part 1, 2.1 GB part 3
 
 
 # ---------------------------------------------------------------------------- one child
