@@ -219,7 +219,7 @@ def test_infinite_loop_costs_only_its_test(course, catalog):
 def test_segfault_and_os_exit_cost_only_their_tests(course, catalog):
     g = _grade(course, catalog, _variant("return float(np.sum(x))", "import ctypes; ctypes.string_at(0)"))
     crashed = next(r for r in g.results if r.test.nodeid.endswith("::test_total"))
-    assert crashed.status == "crashed" and "SIGSEGV" in crashed.reason
+    assert crashed.status == "crashed" and "SIGSEGV" in crashed.reason, report.table(g)
     assert g.total == 90
     g = _grade(course, catalog, _variant("return x * k", "import os; os._exit(0)"))
     assert _status(g)["test_scale"] == "crashed" and g.total == 60
@@ -315,6 +315,8 @@ def test_batch_grades_each_submission_in_isolation(course, catalog, tmp_path):
     report.write_csv(tmp_path / "scores.csv", grades, catalog)
     rows = {r["submission"]: r for r in csv.DictReader((tmp_path / "scores.csv").open())}
     assert {k: rows[k]["total"] for k in rows} == {"alice": "110", "bob": "70", "carol": "60", "dave": "0"}
+    assert {k: rows[k]["status"] for k in rows} == {"alice": "graded", "bob": "graded", "carol": "graded",
+                                                    "dave": "unreadable"}
     assert rows["bob"]["test_square"] == "0" and rows["bob"]["test_scale"] == "50"
     for name in rows:
         data = json.loads((tmp_path / "results" / name / "results.json").read_text())

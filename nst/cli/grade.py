@@ -6,8 +6,10 @@
     nst grade --self-check
     nst grade --update-manifest
 
-Exit status 0 whenever grading happened, whatever the score; 2 when the grader could not
-run (tests not matching the manifest, no such submission, ...); 1 when --self-check fails.
+Exit status 0 when grading happened, whatever the score; 3 when the grading is incomplete (a
+test the grader itself failed on, a "grading error": no score is given; with --batch, any
+submission); 2 when the grader could not run (tests not matching the manifest, no such
+submission, ...); 1 when --self-check fails.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import sys
 from pathlib import Path
 
 from nst.errors import NstError
+
+EXIT_INCOMPLETE = 3     # a grading error: the grader failed on some test, so there is no score
 
 
 def add_parser(sub) -> None:
@@ -95,9 +99,14 @@ def run(args: argparse.Namespace) -> int:
         grades = batch.grade_all(course, subs, catalog, settings, jobs, results_dir)
         report.write_csv(args.output, grades, catalog)
         for g in grades:
-            print(f"{g.submission}: {g.total:g}/{g.max_total:g}" + (f"  ({g.notes[0]})" if g.notes else ""))
+            note = report.ungraded_line(g) if not g.complete else (g.notes[0] if g.notes else "")
+            print(f"{g.submission}: {batch.outcome(g)}" + (f"  ({note})" if note else ""))
         print(f"wrote {args.output} and {results_dir}/<submission>/results.json ({len(grades)} submissions)")
-        return 0
+        bad = sum(not g.complete for g in grades)
+        if bad:
+            print(f"grading error: {bad} submission(s) could not be graded completely (status grading-error "
+                  f"in {args.output}); regrade them", file=sys.stderr)
+        return EXIT_INCOMPLETE if bad else 0
     print(f"grading {path} ({len(catalog)} graded tests, {settings.timeout:g} s each at most)...",
           file=sys.stderr, flush=True)
     grade = runner.grade(course, path.name, modules, catalog, settings)
@@ -105,4 +114,4 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         report.write_json(args.json, grade)
         print(f"wrote {args.json}")
-    return 0
+    return 0 if grade.complete else EXIT_INCOMPLETE

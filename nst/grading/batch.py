@@ -2,7 +2,9 @@
 
 A submission is a sub-folder or a ``.zip`` of DIR. Up to ``jobs`` submissions are graded
 at once (threads here, each driving its own pytest child); a submission that cannot be
-read, hangs or crashes gets its own zeros and the batch goes on.
+read (any exception while reading it: a bad, encrypted or oddly compressed zip, a bad file
+name) is ``unreadable`` (zeros, with a note), one that hangs or crashes gets its own zeros,
+one the grader fails on is a ``grading-error`` (no score), and the batch goes on.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Callable
 
 from nst.errors import NstError
 from nst.grading import probe, report, workspace
+from nst.grading.blame import GRADING_ERROR
 from nst.grading.runner import Course, Grade, GradedTest, Settings, TestResult, grade
 
 
@@ -41,20 +44,35 @@ def find_submissions(folder: Path) -> list[tuple[str, Path]]:
 
 def safe_grade(course: Course, name: str, modules: dict[str, bytes], catalog: list[GradedTest],
                settings: Settings) -> Grade:
-    """Grade, never raise: a failure of the grader on this submission is recorded as its zeros."""
+    """Grade, never raise: a failure of the grader on this submission is a grading error (no score)."""
     try:
         return grade(course, name, modules, catalog, settings)
     except Exception as e:  # noqa: BLE001 - one submission must never stop the batch
         reason = f"the grader failed on this submission: {type(e).__name__}: {e}"
-        return Grade(name, [TestResult(t, "error", reason) for t in catalog], 0.0, [reason])
+        return Grade(name, [TestResult(t, GRADING_ERROR, reason) for t in catalog], 0.0, [reason])
+
+
+def read_submission(path: Path) -> dict[str, bytes] | str:
+    """The submission's modules, or, when anything goes wrong reading them, why (a one-line note:
+    the submission is ``unreadable``, the student's failure, since the file is theirs)."""
+    try:
+        return workspace.submission_files(path)
+    except NstError as e:                     # e.g. not a zip, a symbolic link
+        return str(e)
+    except Exception as e:  # noqa: BLE001 - encrypted (RuntimeError), method 99 (NotImplementedError), bad names...
+        return f"{path.name}: cannot be read ({type(e).__name__}: {str(e)[:200]})"
 
 
 def grade_path(course: Course, name: str, path: Path, catalog: list[GradedTest], settings: Settings) -> Grade:
-    try:
-        modules = workspace.submission_files(path)
-    except NstError as e:                     # e.g. not a zip: zeros, and the batch goes on
-        return Grade(name, [TestResult(t, "error", str(e)) for t in catalog], 0.0, [str(e)])
+    modules = read_submission(path)
+    if isinstance(modules, str):              # zeros, a note, and the batch goes on
+        return Grade(name, [TestResult(t, "unreadable", modules) for t in catalog], 0.0, [modules])
     return safe_grade(course, name, modules, catalog, settings)
+
+
+def outcome(g: Grade) -> str:
+    """'82/100', or 'grading error (no score)'."""
+    return f"{g.total:g}/{g.max_total:g}" if g.complete else "grading error (no score)"
 
 
 def run_parallel(tasks: dict[str, Callable[[], Grade]], jobs: int, desc: str,
@@ -71,7 +89,7 @@ def run_parallel(tasks: dict[str, Callable[[], Grade]], jobs: int, desc: str,
             g = done[futures[future]] = future.result()
             if on_done is not None:
                 on_done(g)
-            line = f"{g.submission}: {g.total:g}/{g.max_total:g} in {g.seconds:.0f} s"
+            line = f"{g.submission}: {outcome(g)} in {g.seconds:.0f} s"
             if tty:
                 bar.set_postfix_str(line)
                 bar.update()

@@ -111,9 +111,12 @@ def _expect_zero(g: Grade) -> Check:
 
 def _expect_caught(g: Grade) -> Check:
     missed = [r.test.nodeid.split("::")[-1] for r in g.results if r.status == "passed"]
+    ungraded = [r.test.nodeid.split("::")[-1] for r in g.ungraded]    # a grading error catches nothing
     names = ", ".join(r.test.nodeid.split("::")[-1] for r in g.results)
-    detail = "still passes: " + ", ".join(missed) if missed else "; ".join(
-        f"{r.test.nodeid.split('::')[-1]}: {r.reason}" for r in g.results)
+    detail = "still passes: " + ", ".join(missed) if missed else \
+        "grading error in: " + ", ".join(ungraded) if ungraded else "; ".join(
+            f"{r.test.nodeid.split('::')[-1]}: {r.reason}" for r in g.results)
+    missed += ungraded
     return Check(g.submission, f"loses {names}", f"{g.total:g}/{g.max_total:g}", not missed, detail)
 
 

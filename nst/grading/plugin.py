@@ -6,7 +6,8 @@ that the grader created), each tagged with the token the grader wrote to
 
     {"event": "item", "nodeid": ..., "points": 12, "part": 1}         (--nst-collect)
     {"event": "start", "nodeid": ...}                                  before setup
-    {"event": "result", "nodeid": ..., "status": "passed"|"failed"|"skipped", "reason": ..., "output": ...}
+    {"event": "result", "nodeid": ..., "status": "passed"|"failed"|"error"|"skipped"|"crashed"|"grading-error",
+     "reason": ..., "output": ...}                                     grading-error: the grader's fault (blame)
     {"event": "collect_error", "path": ..., "reason": ...}
     {"event": "tamper", "what": [...]}                                 numpy/TF/tests patched
     {"event": "done"}
@@ -90,6 +91,7 @@ class Reporter:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self.collect = config.getoption("--nst-collect")
         self.phases: dict[str, list] = {}
+        self.faults: dict[str, str] = {}       # nodeid -> the grader's failure that ended a phase (blame)
         self.tampered: set[str] = set()
         from nst.grading.guard import Guard
 
@@ -125,17 +127,37 @@ class Reporter:
         self.phases[nodeid] = []
         self.emit(event="start", nodeid=nodeid)
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        yield
+        if call.excinfo is not None:
+            from nst.grading import blame
+
+            e = call.excinfo.value
+            if blame.judge_fault(e):
+                text = str(e) if getattr(e, "nst_grader_fault", None) else f"{type(e).__name__}: {e}"
+                self.faults.setdefault(item.nodeid, one_line(text))
+
     def pytest_runtest_logreport(self, report) -> None:
         if report.when == "call" or report.failed:
             self.check()
         self.phases.setdefault(report.nodeid, []).append(report)
 
     def pytest_runtest_logfinish(self, nodeid, location) -> None:
+        seen: list[str] = []
         if self.remote is not None:
-            self.remote.end_test()            # the test's worker and all it started are gone now
+            try:
+                self.remote.end_test()        # the test's worker and all it started are gone now
+            except Exception as e:  # noqa: BLE001 - the zygote failed to stop it: the grader's, not this test's
+                self.remote.faults.append(f"the grader's sandbox failed to stop the test's worker ({e})")
+            seen, self.remote.faults[:] = list(self.remote.faults), []
         reports = self.phases.pop(nodeid, [])
         bad = next((r for r in reports if r.failed), None) or next((r for r in reports if r.skipped), None)
-        if bad is not None:
+        fault = self.faults.pop(nodeid, None) or (seen[0] if seen else None)
+        if fault is not None:                 # the grader failed during this test: not scored, either way
+            self.emit(event="result", nodeid=nodeid, status="grading-error", reason=fault,
+                      output=bad.longreprtext[-OUTPUT_CHARS:] if bad is not None else "")
+        elif bad is not None:
             status = "skipped" if bad.skipped else ("failed" if bad.when == "call" else "error")
             if _reason(bad).startswith(("WorkerCrashed", "nst.grading.remote.WorkerCrashed")):
                 status = "crashed"
@@ -144,7 +166,7 @@ class Reporter:
         elif any(r.when == "call" and r.passed for r in reports):
             self.emit(event="result", nodeid=nodeid, status="passed", reason="", output="")
         else:
-            self.emit(event="result", nodeid=nodeid, status="error", reason="the test did not run", output="")
+            self.emit(event="result", nodeid=nodeid, status="grading-error", reason="the test did not run", output="")
 
     def pytest_sessionfinish(self, session) -> None:
         self.check()

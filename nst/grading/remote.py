@@ -26,7 +26,7 @@ import socket
 import threading
 from typing import Any, Callable
 
-from nst.grading import wire
+from nst.grading import blame, wire
 
 CONTROL_ENV = "NST_GRADE_CONTROL_FD"
 FORWARDED_DUNDERS = {"__new__", "__init__", "__name__", "__qualname__", "__doc__", "__module__", "__dict__",
@@ -35,7 +35,18 @@ OUTPUT_KEEP = 4000
 
 
 class WorkerCrashed(Exception):
-    """The submission's process died (or sent garbage) during this test."""
+    """The submission's process died (or sent garbage) during this test; ``nst_grader_fault``: before
+    any student code was asked for (the sandbox failed, not the submission: ``Session._alive``)."""
+
+    def __init__(self, message: str, grader_fault: bool = False):
+        super().__init__(message)
+        self.nst_grader_fault = grader_fault
+
+
+class GradingFault(Exception):
+    """The grader failed, not the submission (``blame``): the test is a grading error, never scored."""
+
+    nst_grader_fault = True
 
 
 class SubmissionError(Exception):
@@ -66,12 +77,20 @@ class Session:
         self.refs: dict[int, Remote] = {}
         self.tensors: dict[int, Any] = {}
         self.last_printed = b""
+        self.faults: list[str] = []    # grader faults seen during this test (even ones a test caught)
 
     def _control(self, request: dict, fds: list[int] = ()) -> dict:
-        socket.send_fds(self.control, [json.dumps(request).encode()], list(fds))
-        reply = self.control.recv(4096)
-        if not reply:
-            raise WorkerCrashed("the grader's sandbox stopped")
+        try:
+            socket.send_fds(self.control, [json.dumps(request).encode()], list(fds))
+            reply = self.control.recv(4096)
+        except OSError as e:
+            reply = b""
+            stopped = f"the grader's sandbox stopped ({type(e).__name__}: {e})"
+        else:
+            stopped = "the grader's sandbox stopped"
+        if not reply:                     # the zygote is trusted and never runs student code: the grader's
+            self.faults.append(stopped)
+            raise WorkerCrashed(stopped, grader_fault=True)
         return json.loads(reply)
 
     def _start(self) -> None:
@@ -85,6 +104,21 @@ class Session:
         self.sock, self.worker = mine, reply["worker"]
         self.output = _Output(read_end)
         self.output.start()
+        self._alive()
+
+    def _alive(self) -> None:
+        """The new worker answers one trusted request before any student code is asked for: if it dies
+        before that (its setup failed), the test is the grader's failure, not the student's."""
+        buf = io.BytesIO()
+        _Pickler(buf).dump({"op": "alive"})
+        try:
+            wire.send(self.sock, buf.getvalue())
+            wire.recv(self.sock)              # any well-framed answer: it is serving
+        except (EOFError, OSError, wire.WireError) as e:
+            how = self.end_test(dead=True)
+            reason = f"the sandbox's worker {how or 'stopped answering'} before any student code ran ({e})"
+            self.faults.append(reason)
+            raise WorkerCrashed(reason, grader_fault=True) from None
 
     def end_test(self, dead: bool = False) -> str | None:
         """Stop this test's worker (its whole process tree) and forget its objects; how it ended."""
@@ -128,6 +162,8 @@ class Session:
                 reason = f"the submission's process sent malformed data ({type(e).__name__}: {str(e)[:200]})"
             raise WorkerCrashed(reason + (f"\n--- its last output ---\n{tail}" if tail.strip() else "")) from None
         if error is not None:
+            if isinstance(error, GradingFault):
+                self.faults.append(str(error).splitlines()[0][:200])
             raise error
         return value
 
@@ -154,6 +190,8 @@ def _error(info: Any) -> BaseException:
 
     cls = getattr(builtins, name, None) if info.get("builtin") else None
     text = f"{message}\n\n{trace}" if trace else message
+    if blame.grader_fault(info.get("blame")):
+        return GradingFault(f"the grader failed, not the submission: {name}: {text}")
     if isinstance(cls, type) and issubclass(cls, Exception) and cls not in (StopIteration, StopAsyncIteration):
         try:
             exc = cls(text)
@@ -161,6 +199,7 @@ def _error(info: Any) -> BaseException:
             exc = SubmissionError(f"{name}: {text}")
     else:
         exc = SubmissionError(f"{name}: {text}")
+    exc.nst_grader_fault = False          # the submission's own failure (blame.judge_fault)
     return exc
 
 

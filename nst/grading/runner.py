@@ -23,6 +23,7 @@ from pathlib import Path, PurePath
 
 from nst.errors import NstError
 from nst.grading import integrity, probe, sandbox, workspace
+from nst.grading.blame import GRADING_ERROR
 from nst.grading.remote import CONTROL_ENV
 
 EXIT_GRACE_S = 10.0
@@ -41,14 +42,21 @@ class GradedTest:
 
 @dataclass(frozen=True)
 class TestResult:
+    """One graded test's outcome. ``grading-error`` is the grader's failure (``blame``): its points are
+    neither earned nor lost, and the Grade is incomplete; every other status but ``passed`` is the
+    student's (failed, error, skipped, timeout, crashed, tampered, unreadable) and earns 0."""
     test: GradedTest
-    status: str                # passed, failed, error, skipped, timeout, crashed, tampered
+    status: str
     reason: str = ""
     output: str = ""
 
     @property
     def earned(self) -> float:
         return self.test.points if self.status == "passed" else 0.0
+
+    @property
+    def graded(self) -> bool:
+        return self.status != GRADING_ERROR
 
 
 @dataclass
@@ -65,6 +73,22 @@ class Grade:
     @property
     def max_total(self) -> float:
         return sum(r.test.points for r in self.results)
+
+    @property
+    def ungraded(self) -> list[TestResult]:
+        """The tests the grader failed on; any of them makes the grade incomplete: no score."""
+        return [r for r in self.results if not r.graded]
+
+    @property
+    def complete(self) -> bool:
+        return not self.ungraded
+
+    @property
+    def status(self) -> str:
+        """``graded``, ``grading-error`` (incomplete: no score) or ``unreadable`` (the submission's files)."""
+        if not self.complete:
+            return GRADING_ERROR
+        return "unreadable" if self.results and all(r.status == "unreadable" for r in self.results) else "graded"
 
 
 @dataclass(frozen=True)
@@ -94,6 +118,7 @@ class Settings:
     guard: str | None = None         # modules to snapshot (None: Course.guard)
     limits: sandbox.Limits = sandbox.Limits()   # memory, CPU, file size, processes of a worker
     hide: tuple[str, ...] = ()       # more folders the workers must not see (the batch, the outputs)
+    judge_memory_gb: float = 8.0     # address space of the judge (pytest): VmPeak 1.9 GB part 1, 2.1 GB part 3
 
 
 # ---------------------------------------------------------------------------- one child
@@ -154,6 +179,18 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def _bound_memory(pid: int, gib: float) -> None:
+    """RLIMIT_AS of the judge, set from here once it exists (``preexec_fn`` is unsafe with threads): what
+    the workers send it is bounded too, so a huge reply fails that test instead of taking the machine."""
+    import resource
+
+    limit = int(gib * (1 << 30))
+    try:
+        resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
+    except (OSError, ValueError):    # already gone, or a hard limit set lower by the caller: keep that one
+        pass
+
+
 def child_env(root: Path, work: Path, settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST_", "NST_IMPL", "NST_GRADE", "PYTHON"))}
@@ -205,6 +242,7 @@ def _run_child(root: Path, work: Path, private: Path, args: list[str], settings:
         if zygote is not None:
             zygote.stop()
         raise
+    _bound_memory(proc.pid, settings.judge_memory_gb)
     tail = _Tail(proc.stdout)
     tail.start()
     events = _Events(report, token)
@@ -266,13 +304,13 @@ def run_tests(root: Path, work: Path, nodeids: list[str], settings: Settings,
             tamper += [t for t in state["tamper"] if t not in tamper]
             for nodeid in remaining:
                 error = state["collect_errors"].get(nodeid.split("::")[0])
-                if nodeid not in outcomes and error is not None:
-                    outcomes[nodeid] = ("error", f"the test file could not be imported: {error}", "")
+                if nodeid not in outcomes and error is not None:    # trusted file, no student code: the grader's
+                    outcomes[nodeid] = (GRADING_ERROR, f"the test file could not be imported: {error}", "")
             left = [n for n in remaining if n not in outcomes]
             if len(left) == len(remaining):   # no progress: pytest itself could not run these
                 reason = state["stalled"] or f"pytest {state['exit']} before this test: {state['last_line']}"
                 notes.append(reason)
-                outcomes.update({n: ("error", reason, "") for n in left})
+                outcomes.update({n: (GRADING_ERROR, reason, "") for n in left})
                 break
             remaining = left
     return outcomes, tamper, notes
@@ -307,7 +345,7 @@ def collect(course: Course, settings: Settings) -> list[GradedTest]:
         if not isinstance(points, (int, float)) or points <= 0 or p not in (1, 2, 3):
             raise NstError(f"{item['nodeid']}: use @pytest.mark.graded(points=<positive number>, part=1|2|3)")
         tests.append(GradedTest(item["nodeid"], float(points), int(p)))
-    return tests
+    return sorted(tests, key=lambda t: t.part)     # part 1, 2, 3; pytest's order within a part
 
 
 def grade(course: Course, name: str, modules: dict[str, bytes], catalog: list[GradedTest],
@@ -317,12 +355,17 @@ def grade(course: Course, name: str, modules: dict[str, bytes], catalog: list[Gr
     settings = replace(settings, guard=settings.guard or course.guard)
     probe.check(course.root, course.files, course.stubs, settings.limits,   # once per process: the sandbox works
                 tuple(m for m in settings.guard.split(",") if m))
-    with tempfile.TemporaryDirectory(prefix="nst-grade-") as tmp:
-        work = workspace.build(Path(tmp), course.files, None, course.root)   # the judge gets no student code
-        outcomes, tamper, notes = run_tests(course.root, work, [t.nodeid for t in catalog], settings,
-                                            (course.files, {**course.stubs, **modules}))
-        tamper += integrity.tree_changes(work, course.files)
-    results = [TestResult(t, *outcomes.get(t.nodeid, ("error", "not run", ""))) for t in catalog]
+    try:
+        with tempfile.TemporaryDirectory(prefix="nst-grade-") as tmp:
+            work = workspace.build(Path(tmp), course.files, None, course.root)   # the judge gets no student code
+            outcomes, tamper, notes = run_tests(course.root, work, [t.nodeid for t in catalog], settings,
+                                                (course.files, {**course.stubs, **modules}))
+            tamper += integrity.tree_changes(work, course.files)
+    except Exception as e:  # noqa: BLE001 - the sandbox or the work tree failed: the grader's, not a score
+        reason = f"the grader failed: {type(e).__name__}: {e}"
+        return Grade(name, [TestResult(t, GRADING_ERROR, reason) for t in catalog], time.monotonic() - start,
+                     [reason])
+    results = [TestResult(t, *outcomes.get(t.nodeid, (GRADING_ERROR, "not run", ""))) for t in catalog]
     if tamper:
         reason = f"no points: the submission tampered with the grading ({tamper[0]})"
         notes.insert(0, reason if len(tamper) == 1 else f"{reason} and {len(tamper) - 1} more")

@@ -44,7 +44,7 @@ def _pick(names: list[str]) -> list[str]:
 
 
 def submission_files(path: Path) -> dict[str, bytes]:
-    """{module file name: source} of a submission folder or zip; raises NstError if unreadable."""
+    """{module file name: source} of a submission folder or zip; raises NstError (only) if unreadable."""
     if path.is_symlink():
         raise NstError(f"{path.name}: a submission may not be a symbolic link")
     if path.is_dir():
@@ -63,8 +63,11 @@ def submission_files(path: Path) -> dict[str, bytes]:
                 raise NstError(f"{path.name}: symbolic links are not accepted in a submission ({links[0]})")
             return {PurePosixPath(n).name: zf.read(infos[n]) for n in _pick(list(infos))
                     if infos[n].file_size <= MAX_MODULE_BYTES}
-    except (zipfile.BadZipFile, OSError) as e:
-        raise NstError(f"{path.name}: not a readable folder or zip ({e})") from None
+    except NstError:
+        raise
+    except Exception as e:  # noqa: BLE001 - BadZipFile, OSError, encrypted (RuntimeError), compression method
+        # 99 (NotImplementedError), a non-UTF-8 name flagged UTF-8 (UnicodeDecodeError), ...: all one refusal
+        raise NstError(f"{path.name}: not a readable folder or zip ({type(e).__name__}: {str(e)[:200]})") from None
 
 
 def base_modules(root: Path) -> dict[str, bytes]:
