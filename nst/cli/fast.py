@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
                    help="train on this many devices with MirroredStrategy (GPUs if any, else logical CPUs)")
     t.add_argument("--mixed-precision", action="store_true",
                    help="compute in bfloat16 (GPUs with bfloat16: A100, H100; slow on CPUs)")
+    t.add_argument("--workers", help="train on several machines: host:port of every worker, comma-separated "
+                                     "(else the config's cluster: section, else TF_CONFIG; docs/distributed.md)")
+    t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
     t.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     t.add_argument("--seed", type=int, help="overrides the config's seed")
     t.set_defaults(func=run_train)
@@ -68,13 +71,25 @@ def run_train(args) -> int:
     config = load_config(args.config, content_dir=args.content_dir, style_image=args.style_image, naming=args.naming,
                          model_path=args.model_path, batch_size=args.batch_size, image_size=args.image_size,
                          seed=args.seed, init=args.init)
-    strategy = _strategy(args.devices)
+    strategy = _cluster_strategy(args, config.cluster) or _strategy(args.devices)
     result = train(config, steps=args.steps, impl=args.impl, strategy=strategy, mixed_precision=args.mixed_precision)
     losses = " ".join(f"{k}={v:.4g}" for k, v in result["losses"].items())
     print(f"step {result['step']}: {losses}")
     print(f"model: {result['model']}")
     print(f"tensorboard --logdir {config.run_dir / 'logs'}")
     return 0
+
+
+def _cluster_strategy(args, cluster: dict | None):
+    """MultiWorkerMirroredStrategy when --workers, cluster: or TF_CONFIG name several workers, else None."""
+    from nst.distribute import configure, multi_worker_strategy
+    from nst.errors import NstError
+
+    configure(args.workers, args.worker_index, cluster)
+    strategy = multi_worker_strategy()
+    if strategy is not None and args.devices != 1:
+        raise NstError("--devices is for one machine; each worker of a cluster uses all its GPUs (or one CPU)")
+    return strategy
 
 
 def _strategy(devices: int):
