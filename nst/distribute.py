@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -162,3 +163,20 @@ def all_max(strategy, value: int) -> int:
     local = strategy.experimental_distribute_values_from_function(
         lambda ctx: tf.constant([int(value)], tf.int64))
     return int(tf.reduce_max(strategy.gather(local, axis=0)))
+
+
+@contextlib.contextmanager
+def lost_worker_errors():
+    """A worker gone mid-run (TensorFlow aborts the collectives with ``UnavailableError``) becomes one
+    ``NstError`` line saying what to do: restart every worker; they resume from the last checkpoint."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.UnavailableError as e:
+        if num_workers() < 2:
+            raise
+        lines = [line.strip() for line in (e.message or str(e)).splitlines() if line.strip()] or ["unavailable"]
+        why = next((line for line in lines if re.search(r"reset|down|refused|unavailable", line, re.I)), lines[0])
+        raise NstError(f"a worker of the cluster is gone ({why[:160]}); start every worker again with the same "
+                       "command: they resume from the chief's last checkpoint") from None

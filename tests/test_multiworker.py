@@ -134,6 +134,18 @@ def test_cluster_settings_name_the_chief(monkeypatch):
         num_workers()
 
 
+def test_cli_bad_cluster_is_one_error_line(tmp_path):
+    (tmp_path / "cfg.yml").write_text("steps: 1\ncluster: {workers: [127.0.0.1:1, 127.0.0.1:2]}\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("TF_CONFIG", None)
+    run = subprocess.run([sys.executable, "-m", "nst", "arbitrary", "train", "--config", "cfg.yml"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "--worker-index" in errors[0], run.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_worker_shards_split_each_global_batch(tmp_path):
     """Two workers' batches are disjoint and together hold one worker's global batch, for both parts."""
     from nst.arbitrary.data import collect_images, make_dataset
@@ -200,15 +212,20 @@ def fast_runs(tmp_path_factory):
     from nst.impl import load
 
     one = _fast_folder(tmp_path_factory.mktemp("fast_one"), every=STEPS)
+    two = _fast_folder(tmp_path_factory.mktemp("fast_two"), every=STEPS)
+    procs = _start(["fast", "train", "--config", "cfg.yml", "--steps", str(STEPS)], two, _free_ports(2), use_flags=True)
     cwd = os.getcwd()
     os.chdir(one)
-    try:
+    try:  # meanwhile, the one-worker run here
         train(load_config("cfg.yml"), steps=STEPS, impl="solutions")
+    except BaseException:
+        _kill(procs)
+        raise
     finally:
         os.chdir(cwd)
-    two = _fast_folder(tmp_path_factory.mktemp("fast_two"), every=STEPS)
-    logs = _fast_cluster(two)
-    start = {k: v.numpy() for k, v in named_variables(load("transformer_net", "solutions").TransformerNet(seed=3)).items()}
+    logs = _finish(procs, two)
+    net = load("transformer_net", "solutions").TransformerNet(seed=3)
+    start = {k: v.numpy() for k, v in named_variables(net).items()}
     return {"one": one, "two": two, "logs": logs, "start": start}
 
 
@@ -324,12 +341,15 @@ def test_two_arbitrary_workers_take_the_one_worker_step(tmp_path):
     procs = _start(["arbitrary", "train", "--config", "cfg.yml", "--out", "out"], two, _free_ports(2), use_flags=False)
     cwd = os.getcwd()
     os.chdir(one)
-    try:
+    try:  # meanwhile, the one-worker run here
         cfg = load_config("cfg.yml", out_dir="out")
         set_seed(cfg.seed)
         keras.utils.set_random_seed(cfg.seed)  # as the trainer does: its starting weights
         start = {v.path.split("/", 1)[1]: v.numpy() for v in initial_model(cfg, arbitrary).weights}
         train(load_config("cfg.yml", out_dir="out"), arbitrary, progress=False)
+    except BaseException:
+        _kill(procs)
+        raise
     finally:
         os.chdir(cwd)
     logs = _finish(procs, two)

@@ -135,8 +135,8 @@ class Trainer:
         local = local_replicas(self.strategy)
         per = cfg.batch_size // workers[1]
         if per % local:
-            raise NstError(f"batch_size {cfg.batch_size} must be a multiple of the {self.strategy.num_replicas_in_sync} "
-                           f"devices of the {workers[1]} workers")
+            raise NstError(f"batch_size {cfg.batch_size} must be a multiple of the "
+                           f"{self.strategy.num_replicas_in_sync} devices of the {workers[1]} workers")
         # each local replica takes the next per/local images of the slice
         return self.strategy.distribute_datasets_from_function(
             lambda ctx: worker_dataset().unbatch().batch(per // local, drop_remainder=True) if local > 1

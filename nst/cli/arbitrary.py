@@ -93,14 +93,15 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, out_dir=args.out_dir, content_dirs=args.content_dirs, style_dirs=args.style_dirs,
                       steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                       mixed_precision=args.mixed_precision, seed=args.seed, init=args.init, model=model)
+    from nst.distribute import configure, lost_worker_errors
+
+    configure(args.workers, args.worker_index, cfg.cluster)  # before TensorFlow: bad settings fail fast
     from nst.arbitrary.train import train
-    from nst.distribute import configure
     from nst.impl import load
 
-    configure(args.workers, args.worker_index, cfg.cluster)
-
     impl = load("arbitrary", args.impl)
-    result = train(cfg, impl, resume=not args.no_resume)
+    with lost_worker_errors():
+        result = train(cfg, impl, resume=not args.no_resume)
     print(json.dumps(result, default=str))
     return 0
 

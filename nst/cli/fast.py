@@ -72,7 +72,11 @@ def run_train(args) -> int:
                          model_path=args.model_path, batch_size=args.batch_size, image_size=args.image_size,
                          seed=args.seed, init=args.init)
     strategy = _cluster_strategy(args, config.cluster) or _strategy(args.devices)
-    result = train(config, steps=args.steps, impl=args.impl, strategy=strategy, mixed_precision=args.mixed_precision)
+    from nst.distribute import lost_worker_errors
+
+    with lost_worker_errors():
+        result = train(config, steps=args.steps, impl=args.impl, strategy=strategy,
+                       mixed_precision=args.mixed_precision)
     losses = " ".join(f"{k}={v:.4g}" for k, v in result["losses"].items())
     print(f"step {result['step']}: {losses}")
     print(f"model: {result['model']}")

@@ -5,13 +5,15 @@ code (``<impl>.fast_style``) per batch, under a ``tf.distribute`` strategy (one 
 ``MirroredStrategy`` over several: each replica takes an equal slice of the global batch).
 Every ``checkpoint_every`` steps the weights, the Adam state, the step and the data position
 are checkpointed in ``<model_path>/<naming>/checkpoints``; starting again with the same
-config resumes from the last one. Under ``MultiWorkerMirroredStrategy`` (``TF_CONFIG`` naming several
-workers, see :mod:`nst.distribute`) each worker reads its share of every global batch and only the
-chief writes; the others write into a scratch folder that is removed. ``init`` (YAML, or ``--init``) starts a new run from the
+config resumes from the last one. ``init`` (YAML, or ``--init``) starts a new run from the
 weights of a trained model instead of random ones (fine-tuning to a new style: a few hundred
 steps instead of tens of thousands); only the weights are taken, the optimizer starts fresh at
 step 0, and a resumed run takes everything from its checkpoint as before. Losses and a stylized test photo go to TensorBoard in
 ``<model_path>/<naming>/logs``; the trained model is written to ``<model_path>/<naming>.npz``.
+
+Several machines: under ``MultiWorkerMirroredStrategy`` (``TF_CONFIG`` naming several workers,
+:mod:`nst.distribute`) worker w of W reads the photos ``k = w (mod W)``, B/W per step; only the
+chief writes, the others write into a scratch folder that is removed.
 """
 from __future__ import annotations
 
@@ -191,8 +193,8 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     checkpoint = tf.train.Checkpoint(net=net, optimizer=optimizer, step=step, next_index=next_index)
     scratch = contextlib.ExitStack()  # where this worker writes: model_path on the chief, else scratch
     root = scratch.enter_context(output_root(config.model_path, strategy))
-    chief, paths = root == Path(config.model_path), dataclasses.replace(config, model_path=str(root))
-    manager = tf.train.CheckpointManager(checkpoint, paths.run_dir / "checkpoints", max_to_keep=2)
+    chief, run_dir = root == Path(config.model_path), root / config.naming
+    manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
     latest = tf.train.latest_checkpoint(str(config.run_dir / "checkpoints"))  # the chief's: every worker reads it
     if save and latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
@@ -201,7 +203,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
         print(f"starting from the weights of {config.init} ({init_meta.get('naming', '?')}, "
               f"{init_meta.get('steps', '?')} steps)", flush=True)
     if save:
-        write_atomic(paths.run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=1))
+        write_atomic(run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=1))
 
     grad_scale = 1.0 / strategy.num_replicas_in_sync
 
@@ -211,7 +213,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
                                    args=(images,))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
 
-    writer = tf.summary.create_file_writer(str(paths.run_dir / "logs")) if save else tf.summary.create_noop_writer()
+    writer = tf.summary.create_file_writer(str(run_dir / "logs")) if save else tf.summary.create_noop_writer()
     test = None
     if config.test_image:
         test = load_image(config.test_image)
@@ -261,7 +263,8 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
         print(f"skipped {len(data.skipped)} unreadable image(s) of {len(data)}", file=sys.stderr)
     meta = {"style_image": str(config.style_image), "naming": config.naming, "steps": int(step),
             "config": dataclasses.asdict(config), "mixed_precision": mixed_precision,
-            "devices": strategy.num_replicas_in_sync, "workers": shard(strategy)[1], "seconds": round(time.perf_counter() - t0, 1),
+            "devices": strategy.num_replicas_in_sync, "workers": shard(strategy)[1],
+            "seconds": round(time.perf_counter() - t0, 1),
             "resumed_from": start, "init": str(config.init) if config.init else None,
             "init_steps": init_meta.get("steps")}
     model = save_model(net, config.model_file, meta) if save and chief else None
