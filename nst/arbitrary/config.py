@@ -68,6 +68,7 @@ class TrainConfig:
     grid_contents: list[str] = dataclasses.field(default_factory=list)
     grid_styles: list[str] = dataclasses.field(default_factory=list)
     seed: int = 0
+    cluster: dict | None = None            # {workers: [host:port, ...]}: several machines (nst.distribute)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
 
     def to_dict(self) -> dict:

@@ -3,7 +3,8 @@
 Element k of the stream (k = step * batch_size + j) draws its content file, style file,
 rescale, crop and flip from stateless random ops seeded by (seed, k): the stream depends
 only on the seed and the step, so a run resumed at step s sees exactly the batches an
-uninterrupted run would, on any number of devices.
+uninterrupted run would, on any number of devices. With ``shard=(w, W)`` (W workers) worker
+w reads only elements ``j * B/W`` .. ``(j+1) * B/W - 1`` of every global batch: its slice.
 """
 from __future__ import annotations
 
@@ -48,11 +49,17 @@ def random_crop(image: tf.Tensor, seed: tf.Tensor, crop: int, scale_range: tuple
 
 def make_dataset(content_paths: list[str], style_paths: list[str], *, batch_size: int, crop: int = 256,
                  scale_range: tuple[int, int] = (256, 512), style_scale_range: tuple[int, int] | None = None,
-                 seed: int = 0, start_step: int = 0, steps: int | None = None) -> tf.data.Dataset:
-    """Batches ``(content, style)`` of shape (batch_size, crop, crop, 3), RGB minus MEAN_RGB.
+                 seed: int = 0, start_step: int = 0, steps: int | None = None,
+                 shard: tuple[int, int] = (0, 1)) -> tf.data.Dataset:
+    """Batches ``(content, style)`` of shape (batch_size / W, crop, crop, 3), RGB minus MEAN_RGB.
 
-    Yields ``steps - start_step`` batches (endless when ``steps`` is None).
+    Yields ``steps - start_step`` batches (endless when ``steps`` is None); ``shard=(w, W)``:
+    worker w's slice of each global batch of ``batch_size`` (W = 1: the whole batch).
     """
+    from nst.distribute import worker_batch
+
+    index, count = shard
+    per = worker_batch(batch_size, count)
     if min(scale_range) < crop:
         raise NstError(f"scale_range {scale_range} must not go below the crop size {crop}")
     contents, styles = tf.constant(content_paths), tf.constant(style_paths)
@@ -69,5 +76,7 @@ def make_dataset(content_paths: list[str], style_paths: list[str], *, batch_size
     first = start_step * batch_size
     last = None if steps is None else steps * batch_size
     ds = tf.data.Dataset.range(first, last) if last is not None else tf.data.Dataset.range(first, 2**62)
+    if count > 1:
+        ds = ds.filter(lambda k: (k % batch_size) // per == index)
     ds = ds.map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(2)
+    return ds.batch(per, drop_remainder=True).prefetch(2)

@@ -3,13 +3,16 @@
 For each batch (c, s): x = T(c, P(s)); the loss network (VGG16 in the paper) gives the
 features, and the student's ``transfer_loss`` weighs content, style (Gram) and total
 variation. Adam updates the transfer network and the predictor head; the predictor's
-backbone stays frozen. Gradients are averaged over devices by ``tf.distribute``.
+backbone stays frozen. Gradients are averaged over devices by ``tf.distribute``, and over
+machines under ``MultiWorkerMirroredStrategy`` (``TF_CONFIG`` naming several workers, see
+:mod:`nst.distribute`): each worker reads its slice of every global batch, only the chief writes.
 
 ``init: published`` (``--init published``) starts from Magenta's published model and so
 fine-tunes it on the user's paintings; ``init: FILE.npz`` starts from a model we trained.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -20,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nst.distribute import local_replicas, multi_worker_strategy, output_root, shard
 from nst.errors import NstError
 from nst.images import load_image
 from nst.losses import gram_matrix
@@ -34,6 +38,13 @@ from .stylize import Stylizer
 
 
 def make_strategy(devices: list[str] | None) -> tf.distribute.Strategy:
+    """Several workers (TF_CONFIG): MultiWorkerMirroredStrategy; else MirroredStrategy over
+    ``devices``, or over all GPUs when there are several; else the default (one device)."""
+    cluster = multi_worker_strategy()
+    if cluster is not None:
+        if devices:
+            raise NstError("devices: is for one machine; each worker of a cluster uses all its GPUs (or one CPU)")
+        return cluster
     if devices:
         return tf.distribute.MirroredStrategy(devices)
     gpus = tf.config.list_logical_devices("GPU")
@@ -65,11 +76,11 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, impl: ModuleType):
         self.cfg, self.impl = cfg, impl
+        self.strategy = make_strategy(cfg.devices)  # first: TF's rule for several workers
         set_seed(cfg.seed)
         keras.utils.set_random_seed(cfg.seed)
         policy = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[cfg.mixed_precision]
         keras.mixed_precision.set_dtype_policy(policy)
-        self.strategy = make_strategy(cfg.devices)
         with self.strategy.scope():
             self.model = initial_model(cfg, impl)
             opt = (keras.optimizers.Adam(cfg.learning_rate) if cfg.optimizer == "adam"
@@ -112,10 +123,24 @@ class Trainer:
         cfg = self.cfg
         contents = collect_images(cfg.content_dirs)
         styles = collect_images(cfg.style_dirs, exclude=cfg.exclude_styles)
-        ds = make_dataset(contents, styles, batch_size=cfg.batch_size, crop=cfg.crop, scale_range=cfg.scale_range,
-                          style_scale_range=cfg.style_scale_range, seed=cfg.seed, start_step=start_step,
-                          steps=cfg.steps)
-        return self.strategy.experimental_distribute_dataset(ds)
+        workers = shard(self.strategy)
+
+        def worker_dataset(ctx=None):  # this worker's slice of every global batch
+            return make_dataset(contents, styles, batch_size=cfg.batch_size, crop=cfg.crop, scale_range=cfg.scale_range,
+                                style_scale_range=cfg.style_scale_range, seed=cfg.seed, start_step=start_step,
+                                steps=cfg.steps, shard=workers)
+
+        if workers[1] == 1:
+            return self.strategy.experimental_distribute_dataset(worker_dataset())
+        local = local_replicas(self.strategy)
+        per = cfg.batch_size // workers[1]
+        if per % local:
+            raise NstError(f"batch_size {cfg.batch_size} must be a multiple of the "
+                           f"{self.strategy.num_replicas_in_sync} devices of the {workers[1]} workers")
+        # each local replica takes the next per/local images of the slice
+        return self.strategy.distribute_datasets_from_function(
+            lambda ctx: worker_dataset().unbatch().batch(per // local, drop_remainder=True) if local > 1
+            else worker_dataset())
 
 
 class _Progress:
@@ -149,40 +174,48 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
     Writes ``checkpoint.npz`` every ``checkpoint_every`` steps and at the end, ``model.npz``
     (float16 weights for ``nst arbitrary stylize``) at the end, and TensorBoard logs under
     ``tb/``. ``stop_after`` ends the run early after that many steps (simulating an interruption).
+    Several workers: every one restores from the chief's ``checkpoint.npz`` (a shared folder);
+    the others write into a scratch folder that is removed at the end.
     """
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, impl)
     ckpt = out / "checkpoint.npz"
     start = restore_checkpoint(ckpt, trainer.model, trainer.optimizer) if resume and ckpt.exists() else 0
     if start >= cfg.steps:
         return {"step": start, "resumed_from": start}
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    writer = tf.summary.create_file_writer(str(out / "tb"))
+    scratch = contextlib.ExitStack()  # where this worker writes: out_dir on the chief, else scratch
+    root = scratch.enter_context(output_root(out, trainer.strategy))
+    chief = root == out
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    writer = tf.summary.create_file_writer(str(root / "tb"))
     grid_images = [[load_image(p) for p in cfg.grid_contents], [load_image(p) for p in cfg.grid_styles]]
     bar = _Progress(start, cfg.steps, cfg.log_every, progress)
     step, losses, t0, times = start, {}, time.perf_counter(), []
-    for content, style in trainer.dataset(start):
-        tick = time.perf_counter()
-        losses = {k: float(v) for k, v in trainer.step_fn(content, style).items()}
-        step += 1
-        times.append(time.perf_counter() - tick)
-        if not np.isfinite(losses["total"]):
-            raise NstError(f"loss became {losses['total']} at step {step}; lower learning_rate")
-        bar.update(step, losses, times[-1])
-        with writer.as_default(step=step):
-            for k, v in losses.items():
-                tf.summary.scalar(f"loss/{k}", v)
-            if grid_images[0] and grid_images[1] and (step % cfg.image_every == 0 or step == cfg.steps):
-                grid = Stylizer(trainer.model).grid(*grid_images)
-                tf.summary.image("content_x_style", grid[None], max_outputs=1)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(ckpt, trainer.model, trainer.optimizer, step, cfg.to_dict())
-        if stop_after is not None and step - start >= stop_after:
-            break
-    bar.close()
-    writer.flush()
-    if step == cfg.steps:
+    try:
+        for content, style in trainer.dataset(start):
+            tick = time.perf_counter()
+            losses = {k: float(v) for k, v in trainer.step_fn(content, style).items()}
+            step += 1
+            times.append(time.perf_counter() - tick)
+            if not np.isfinite(losses["total"]):
+                raise NstError(f"loss became {losses['total']} at step {step}; lower learning_rate")
+            bar.update(step, losses, times[-1])
+            with writer.as_default(step=step):
+                for k, v in losses.items():
+                    tf.summary.scalar(f"loss/{k}", v)
+                if chief and grid_images[0] and grid_images[1] and (step % cfg.image_every == 0 or step == cfg.steps):
+                    grid = Stylizer(trainer.model).grid(*grid_images)
+                    tf.summary.image("content_x_style", grid[None], max_outputs=1)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save_checkpoint(root / ckpt.name, trainer.model, trainer.optimizer, step, cfg.to_dict())
+            if stop_after is not None and step - start >= stop_after:
+                break
+    finally:
+        bar.close()
+        writer.flush()
+        scratch.close()  # removes a worker's scratch folder
+    if step == cfg.steps and chief:
         export_model(out / "model.npz", trainer.model, notes={"steps": step, "seed": cfg.seed})
     first = times[1:] or times
     return {"step": step, "resumed_from": start, "losses": losses, "seconds": time.perf_counter() - t0,

@@ -42,6 +42,9 @@ def add_parser(sub) -> None:
     t.add_argument("--inception-weights", help="Keras weights file for --predictor inception_v3")
     t.add_argument("--mixed-precision", choices=["none", "bfloat16", "float16"])
     t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    t.add_argument("--workers", help="train on several machines: host:port of every worker, comma-separated "
+                                     "(else the config's cluster: section, else TF_CONFIG; docs/distributed.md)")
+    t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
     common(t, seed_default=None)
     t.set_defaults(func=run_train)
 
@@ -90,11 +93,15 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, out_dir=args.out_dir, content_dirs=args.content_dirs, style_dirs=args.style_dirs,
                       steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                       mixed_precision=args.mixed_precision, seed=args.seed, init=args.init, model=model)
+    from nst.distribute import configure, lost_worker_errors
+
+    configure(args.workers, args.worker_index, cfg.cluster)  # before TensorFlow: bad settings fail fast
     from nst.arbitrary.train import train
     from nst.impl import load
 
     impl = load("arbitrary", args.impl)
-    result = train(cfg, impl, resume=not args.no_resume)
+    with lost_worker_errors():
+        result = train(cfg, impl, resume=not args.no_resume)
     print(json.dumps(result, default=str))
     return 0
 

@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
                    help="train on this many devices with MirroredStrategy (GPUs if any, else logical CPUs)")
     t.add_argument("--mixed-precision", action="store_true",
                    help="compute in bfloat16 (GPUs with bfloat16: A100, H100; slow on CPUs)")
+    t.add_argument("--workers", help="train on several machines: host:port of every worker, comma-separated "
+                                     "(else the config's cluster: section, else TF_CONFIG; docs/distributed.md)")
+    t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
     t.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     t.add_argument("--seed", type=int, help="overrides the config's seed")
     t.set_defaults(func=run_train)
@@ -70,8 +73,12 @@ def run_train(args) -> int:
                          model_path=args.model_path, batch_size=args.batch_size, image_size=args.image_size,
                          seed=args.seed, init=args.init)
     config = _own_name(config, given=args.naming is not None)
-    strategy = _strategy(args.devices)
-    result = train(config, steps=args.steps, impl=args.impl, strategy=strategy, mixed_precision=args.mixed_precision)
+    strategy = _cluster_strategy(args, config.cluster) or _strategy(args.devices)
+    from nst.distribute import lost_worker_errors
+
+    with lost_worker_errors():
+        result = train(config, steps=args.steps, impl=args.impl, strategy=strategy,
+                       mixed_precision=args.mixed_precision)
     losses = " ".join(f"{k}={v:.4g}" for k, v in result["losses"].items())
     print(f"step {result['step']}: {losses}")
     print(f"model: {result['model']}")
@@ -96,6 +103,18 @@ def _own_name(config, given: bool):
     print(f"note: {config.naming} is a shipped model's name ({shipped}); your model is named {own} "
           "(--naming chooses another)")
     return dataclasses.replace(config, naming=own)
+
+
+def _cluster_strategy(args, cluster: dict | None):
+    """MultiWorkerMirroredStrategy when --workers, cluster: or TF_CONFIG name several workers, else None."""
+    from nst.distribute import configure, multi_worker_strategy
+    from nst.errors import NstError
+
+    configure(args.workers, args.worker_index, cluster)
+    strategy = multi_worker_strategy()
+    if strategy is not None and args.devices != 1:
+        raise NstError("--devices is for one machine; each worker of a cluster uses all its GPUs (or one CPU)")
+    return strategy
 
 
 def _strategy(devices: int):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field

@@ -115,9 +115,19 @@ class ContentImages:
                     raise NstError("none of the content images could be read") from None
             return np.zeros((self.image_size, self.image_size, 3), np.uint8), False
 
-    def dataset(self, start: int = 0) -> tf.data.Dataset:
+    def dataset(self, start: int = 0, shard: tuple[int, int] = (0, 1)) -> tf.data.Dataset:
         """Infinite stream of (images, next_index) from element ``start`` on; ``next_index`` is where
-        a resumed run starts (the index after the batch's last element)."""
+        a resumed run starts (the index after the batch's last element).
+
+        ``shard=(w, W)``: worker w of W reads only the elements k = w (mod W) from ``start`` on, in
+        batches of ``batch_size / W``; the W workers' batches together hold the elements one worker
+        would batch (the same images when no file is skipped), and no element is read twice.
+        """
+        from nst.distribute import worker_batch
+
+        index, count = shard
+        batch = worker_batch(self.batch_size, count)
+        start = int(start) + (index - int(start)) % count
         size = self.image_size
 
         def load(k):
@@ -126,9 +136,9 @@ class ContentImages:
             ok.set_shape(())
             return image, ok, k
 
-        ds = tf.data.Dataset.counter(start, dtype=tf.int64)
+        ds = tf.data.Dataset.counter(start, count, dtype=tf.int64)
         ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         ds = ds.filter(lambda image, ok, k: ok)
-        ds = ds.batch(self.batch_size, drop_remainder=True)
+        ds = ds.batch(batch, drop_remainder=True)
         ds = ds.map(lambda images, ok, k: (tf.cast(images, tf.float32), k[-1] + 1))
         return ds.prefetch(tf.data.AUTOTUNE)

@@ -11,7 +11,6 @@ TFLite: ``interpreter.resize_tensor_input(0, [1, H, W, 3])`` before ``allocate_t
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 

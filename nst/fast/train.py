@@ -10,9 +10,14 @@ weights of a trained model instead of random ones (fine-tuning to a new style: a
 steps instead of tens of thousands); only the weights are taken, the optimizer starts fresh at
 step 0, and a resumed run takes everything from its checkpoint as before. Losses and a stylized test photo go to TensorBoard in
 ``<model_path>/<naming>/logs``; the trained model is written to ``<model_path>/<naming>.npz``.
+
+Several machines: under ``MultiWorkerMirroredStrategy`` (``TF_CONFIG`` naming several workers,
+:mod:`nst.distribute`) worker w of W reads the photos ``k = w (mod W)``, B/W per step; only the
+chief writes, the others write into a scratch folder that is removed.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -23,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from nst.distribute import all_max, local_replicas, multi_worker_strategy, output_root, shard
 from nst.errors import NstError
 from nst.fast.data import ContentImages
 from nst.fast.model import assign_weights, read_model, save_model
@@ -69,6 +75,7 @@ class TrainConfig:
     image_every: int = 100
     checkpoint_every: int = 100
     seed: int = 0
+    cluster: dict | None = None            # {workers: [host:port, ...]}: several machines (nst.distribute)
 
     def __post_init__(self):
         if self.optimizer not in ("adam", "sgd"):
@@ -135,15 +142,16 @@ class _Progress:
 
 
 def _split(strategy, images: tf.Tensor):
-    """The global batch as per-replica slices (equal sizes)."""
-    n = strategy.num_replicas_in_sync
-    if n == 1:
+    """This worker's batch as slices for its local replicas (equal sizes; replica ids are global,
+    numbered worker by worker, so the local one is the id modulo the local count)."""
+    if strategy.num_replicas_in_sync == 1:
         return images
+    n = local_replicas(strategy)
     if images.shape[0] % n:
-        raise NstError(f"batch_size {images.shape[0]} must be a multiple of the {n} devices")
+        raise NstError(f"batch_size {images.shape[0]} (per worker) must be a multiple of the {n} devices")
     per = images.shape[0] // n
     return strategy.experimental_distribute_values_from_function(
-        lambda ctx: images[ctx.replica_id_in_sync_group * per:(ctx.replica_id_in_sync_group + 1) * per])
+        lambda ctx: images[(ctx.replica_id_in_sync_group % n) * per:(ctx.replica_id_in_sync_group % n + 1) * per])
 
 
 def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = None,
@@ -157,9 +165,9 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     ``callback(step, losses)`` is called after every step; a true return value stops the run
     there (checkpointed and saved as at the end); benchmarks use it to time a loss target.
     """
+    strategy = strategy or multi_worker_strategy() or tf.distribute.get_strategy()  # first: TF's rule for workers
     set_seed(config.seed)
     style_net, style_lib = load_impl("transformer_net", impl), load_impl("fast_style", impl)
-    strategy = strategy or tf.distribute.get_strategy()
     dtype = tf.bfloat16 if mixed_precision else tf.float32
     data = ContentImages(config.content_dir, config.image_size, config.batch_size, config.seed,
                          exclude=config.exclude_content, scale_range=config.scale_range, flip=config.flip)
@@ -183,15 +191,19 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     next_index = tf.Variable(0, dtype=tf.int64, trainable=False, name="next_index")
     checkpoint = tf.train.Checkpoint(net=net, optimizer=optimizer, step=step, next_index=next_index)
-    manager = tf.train.CheckpointManager(checkpoint, config.run_dir / "checkpoints", max_to_keep=2)
-    if save and manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"resuming from step {int(step)} ({manager.latest_checkpoint})", flush=True)
+    scratch = contextlib.ExitStack()  # where this worker writes: model_path on the chief, else scratch
+    root = scratch.enter_context(output_root(config.model_path, strategy))
+    chief, run_dir = root == Path(config.model_path), root / config.naming
+    manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
+    latest = tf.train.latest_checkpoint(str(config.run_dir / "checkpoints"))  # the chief's: every worker reads it
+    if save and latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        print(f"resuming from step {int(step)} ({latest})", flush=True)
     elif config.init:
         print(f"starting from the weights of {config.init} ({init_meta.get('naming', '?')}, "
               f"{init_meta.get('steps', '?')} steps)", flush=True)
     if save:
-        write_atomic(config.run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=1))
+        write_atomic(run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=1))
 
     grad_scale = 1.0 / strategy.num_replicas_in_sync
 
@@ -201,14 +213,14 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
                                    args=(images,))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
 
-    writer = tf.summary.create_file_writer(str(config.run_dir / "logs")) if save else tf.summary.create_noop_writer()
+    writer = tf.summary.create_file_writer(str(run_dir / "logs")) if save else tf.summary.create_noop_writer()
     test = None
     if config.test_image:
         test = load_image(config.test_image)
         test = tf.constant(resize(test, *fit_size(*test.shape[:2], max_size=config.image_size * 2))[None])
 
     progress = _Progress(int(step), total, config.log_every)
-    iterator = iter(data.dataset(int(next_index)))
+    iterator = iter(data.dataset(int(next_index), shard=shard(strategy)))
     losses, start, t0 = {}, int(step), time.perf_counter()
     try:
         while int(step) < total:
@@ -220,7 +232,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
                 raise NstError(f"reading the content images failed: {e.message.splitlines()[0]}") from None
             out = distributed_step(_split(strategy, images))
             step.assign_add(1)
-            next_index.assign(after)
+            next_index.assign(all_max(strategy, after))  # workers read k = w (mod W): resume after the last
             s = int(step)
             losses = {k: float(v) for k, v in out.items()}
             if not np.isfinite(losses["total"]):
@@ -239,20 +251,22 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
             if stop:
                 break
     except KeyboardInterrupt:
-        if save and int(step) > start:
+        if save and int(step) > start and shard(strategy)[1] == 1:  # a cluster saves together, or not at all
             manager.save(checkpoint_number=int(step))
             print(f"\ninterrupted: checkpoint at step {int(step)}; run the same command to resume", file=sys.stderr)
         raise
     finally:
         progress.close()
         writer.flush()
+        scratch.close()  # removes a worker's scratch folder (the chief writes the model below)
     if data.skipped:
         print(f"skipped {len(data.skipped)} unreadable image(s) of {len(data)}", file=sys.stderr)
     meta = {"style_image": str(config.style_image), "naming": config.naming, "steps": int(step),
             "config": dataclasses.asdict(config), "mixed_precision": mixed_precision,
-            "devices": strategy.num_replicas_in_sync, "seconds": round(time.perf_counter() - t0, 1),
+            "devices": strategy.num_replicas_in_sync, "workers": shard(strategy)[1],
+            "seconds": round(time.perf_counter() - t0, 1),
             "resumed_from": start, "init": str(config.init) if config.init else None,
             "init_steps": init_meta.get("steps")}
-    model = save_model(net, config.model_file, meta) if save else None
+    model = save_model(net, config.model_file, meta) if save and chief else None
     return {"step": int(step), "losses": losses, "model": model, "skipped": len(data.skipped),
             "seconds": time.perf_counter() - t0, "net": net}
