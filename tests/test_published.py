@@ -85,6 +85,28 @@ def test_converter_dequantizes_every_conv(wheel):
     assert len(set(np.round(steps, 6))) > 1
 
 
+def test_published_model_runs_the_given_cin(published):
+    """load_published(impl) runs impl's CIN in its 13 CIN layers, not a copy of its own: a CIN
+    with epsilon 1e-3 moves the graded image by mean 0.38 of 255 (measured; round-off 6e-5)."""
+    import types
+
+    import arbitrary_cases as cases
+    from solutions import arbitrary
+
+    calls = []
+
+    def cin(x, gamma, beta, epsilon=1e-5):
+        calls.append(tuple(x.shape))
+        return arbitrary.conditional_instance_norm(x, gamma, beta, epsilon=1e-3)
+
+    other = types.SimpleNamespace(conditional_instance_norm=cin, StylePredictionHead=arbitrary.StylePredictionHead)
+    content, style = cases.published_inputs(REPO)
+    _, image = cases.render_published(other, content, style)
+    assert len(calls) >= 13, f"the published model called the given CIN {len(calls)} times, not in its 13 layers"
+    right = published.render(content, published.embed(style))
+    assert np.abs(image.astype(np.float64) - right).mean() > 0.1
+
+
 def test_float_graph_parity(published, pair, wheel):
     """Against the published graphs with activation Q/DQ removed: round-off only."""
     from nst.arbitrary import magenta
