@@ -117,10 +117,9 @@ def model_shapes(arb, style, contents) -> dict:
 
 
 def published(arb, content, style) -> dict:
-    """The embedding and stylised image of Magenta's published model around ``arb``."""
-    from nst.arbitrary.published import load_published
-    from nst.arbitrary.stylize import Stylizer
+    """The embedding and the stylised image (float32 0..255, before rounding) of Magenta's
+    published model around ``arb``."""
+    from arbitrary_cases import render_published
 
-    stylizer = Stylizer(load_published(arb))
-    z = stylizer.embed(style)
-    return {"z": z.numpy(), "image": np.asarray(stylizer.decode(content, z))}
+    z, image = render_published(arb, content, style)
+    return {"z": z, "image": image}

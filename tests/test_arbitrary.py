@@ -171,6 +171,8 @@ def test_export_float16_roundtrip(stylizer, tmp_path):
     from solutions import arbitrary
 
     path = export_model(tmp_path / "m.npz", stylizer.model)
+    with np.load(path) as z:
+        assert {z[k].dtype for k in z.files if not k.startswith("__")} == {np.dtype(np.float16)}
     loaded = Stylizer(load_model(path, arbitrary))
     assert loaded.model.config == stylizer.model.config
     content, style = _image(12, 33, 35), _image(13, 40, 40)
@@ -229,27 +231,47 @@ def test_inception_predictor_is_recorded(tmp_path):
 @pytest.mark.slow
 def test_fine_tune_from_published_records_it(folders, tmp_path):
     """``init: published`` starts from Magenta's weights (not random) and trains the head and
-    transfer network, never the MobileNet backbone; the model file can start another run."""
-    from nst.arbitrary.checkpoint import checkpoint_config
+    transfer network, never the MobileNet backbone; the style loss that ``nst arbitrary eval``
+    prints drops on the paintings it trained on; the model file can start another run."""
+    from nst.arbitrary.checkpoint import checkpoint_config, load_model
     from nst.arbitrary.published import PUBLISHED_CONFIG, load_published
-    from nst.arbitrary.train import initial_model, train
+    from nst.arbitrary.train import initial_model, style_losses, train
+    from nst.images import load_image
     from solutions import arbitrary
 
-    cfg = tiny_config(folders, tmp_path / "ft", steps=2, init="published", crop=48, scale_range=(48, 56))
+    # the docs' fine-tune settings (learning rate 3e-5, style weight 1), 4 steps
+    cfg = tiny_config(folders, tmp_path / "ft", steps=4, init="published", crop=48, scale_range=(48, 56),
+                      learning_rate=3e-5, style_weight=1.0, checkpoint_every=100)
     start = initial_model(cfg, arbitrary)
     reference = load_published(arbitrary)
     for a, b in zip(start.weights, reference.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     assert not any("backbone" in v.path for v in start.trainable_variables)
+    photos = [load_image(p) for p in sorted(folders["content"].iterdir())]
+    paintings = {p.stem: load_image(p) for p in sorted(folders["style"].iterdir())}
+    before = style_losses(start, photos, paintings, cfg, size=48)
     train(cfg, arbitrary, progress=False)
     meta = checkpoint_config(tmp_path / "ft" / "checkpoint.npz")
     assert {k: meta["model"][k] for k in PUBLISHED_CONFIG} == PUBLISHED_CONFIG
-    from nst.arbitrary.checkpoint import load_model
+
+    # The float32 checkpoint, not the float16 export (float16 rounding alone moves the weights by
+    # up to |w| 2^-11). Trainable weights moving by more than one float16 step (|w| 2^-10):
+    # 52% of the head's and 65% of the transfer network's after 4 Adam steps at 3e-5 (measured on
+    # a 2-core AVX2 EPYC); none without training. Limit 25%.
+    with np.load(tmp_path / "ft" / "checkpoint.npz") as z:
+        trained = {k: z[k] for k in z.files if not k.startswith("__")}
+    for part in (reference.head, reference.transfer_net):
+        moved = [np.mean(np.abs(trained[v.path.split("/", 1)[1]] - v.numpy()) > np.abs(v.numpy()) * 2.0 ** -10)
+                 for v in part.trainable_variables]
+        assert np.mean(moved) > 0.25, f"{part.name}: the training did not move its weights"
 
     tuned = load_model(tmp_path / "ft" / "model.npz", arbitrary)
     moved = lambda a, b: max(float(np.abs(x.numpy() - y.numpy()).max()) for x, y in zip(a.weights, b.weights))
-    assert moved(tuned.head, reference.head) > 1e-4                  # the head trained
-    assert moved(tuned.transfer_net, reference.transfer_net) > 1e-4  # the transfer network trained
     assert moved(tuned.backbone, reference.backbone) < 0.02          # float16 rounding only: frozen
+    # The eval style loss on the 3 trained paintings, after / before: 0.42-0.49 measured (0.26-0.31
+    # after 6 steps). Noise floor: the float16 export alone changes it by 4-6%. Limit 0.7.
+    after = style_losses(tuned, photos, paintings, cfg, size=48)
+    for name in paintings:
+        assert after[name] < 0.7 * before[name], (name, before[name], after[name])
     again = initial_model(tiny_config(folders, tmp_path / "ft2", init=str(tmp_path / "ft" / "model.npz")), arbitrary)
     assert again.config.width == 0.25 and again.config.predictor == "mobilenet_v2"

@@ -3,8 +3,9 @@
 Numerical references come from solutions/arbitrary.py on fixed inputs
 (tests/arbitrary_cases.py, checked against NumPy formulas in test_arbitrary_references.py);
 tolerance rtol=atol=1e-4. The last test runs your code inside Magenta's published model
-(fetched once with `nst weights fetch magenta-arbitrary`) and asks for the reference image:
-mean |difference| under 1 of 255, per pixel under 24.
+(fetched once with `nst weights fetch magenta-arbitrary`) and asks for the reference image
+before rounding: mean |difference| under 0.003 of 255, per pixel under 0.025 (set from the
+measured round-off, see the test).
 """
 from __future__ import annotations
 
@@ -152,7 +153,18 @@ def test_published_model_renders_the_reference(scenario, ref):
     z, image = res["z"], res["image"]
     np.testing.assert_allclose(z, ref["published_z"], rtol=1e-3, atol=1e-3,
                                err_msg="TODO 2: the style embedding of the painting differs")
-    diff = np.abs(image.astype(np.float64) - ref["published_out"].astype(np.float64))
-    assert diff.mean() < 1.0 and diff.max() < 24, (
-        f"TODOs 1-3: the stylised image differs from the reference (mean {diff.mean():.2f}, "
-        f"max {diff.max():.0f} of 255)")
+    # Compared before rounding to uint8: the CINs below differ from the right one by less than
+    # 1/255 on most pixels, so 8-bit images cannot tell them apart from round-off.
+    # Noise floor (float output, 0..255; `python tools/cin_noise_floor.py`, 2-core AVX2 EPYC): the
+    # solution against this reference over 1-2 intra-op threads and oneDNN on/off, mean 6.7e-5,
+    # max 7.8e-4; against Magenta's graph in onnxruntime, mean 3.3e-4, max 1.2e-3; correct CINs
+    # written otherwise (E[x^2] - mu^2, a division, tf.nn.batch_normalization, float64) up to mean
+    # 5.3e-4, max 2.8e-3. Wrong CINs: unbiased variance mean 0.019, max 0.20; epsilon 1e-4 0.035 /
+    # 0.56; epsilon 1e-3 0.38 / 5.7; bfloat16 0.50-0.66 / 5.4-6.7. The limits (3e-3, 2.5e-2) sit
+    # 5.7x / 8.9x above the largest correct one and 6.3x / 7.8x below the closest wrong one.
+    diff = np.abs(np.asarray(image, np.float64) - ref["published_out"].astype(np.float64))
+    mean_limit, max_limit = cases.PUBLISHED_MEAN_LIMIT, cases.PUBLISHED_MAX_LIMIT
+    assert diff.mean() < mean_limit and diff.max() < max_limit, (
+        f"TODOs 1-3: the stylised image differs from the reference (mean {diff.mean():.4f}, max "
+        f"{diff.max():.3f} of 255; allowed {mean_limit}, {max_limit}): check the variance (biased, "
+        "over H and W), epsilon inside the square root, and float32 arithmetic")

@@ -52,6 +52,20 @@ def test_model_round_trip_float16(model_file):
         np.testing.assert_allclose(v.numpy(), ref[name].numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
 
 
+def test_load_model_assigns_the_files_weights(tmp_path):
+    """Weights unlike any constructor's (seed 0 plus noise) come back from the file, to float16 rounding."""
+    from nst.fast.model import load_model, named_variables, save_model
+    from solutions.transformer_net import TransformerNet
+
+    net, rng = TransformerNet(seed=0), np.random.default_rng(4)
+    for v in named_variables(net).values():
+        v.assign(v.numpy() + rng.normal(0.0, 0.5, v.shape).astype(np.float32))
+    saved = {k: v.numpy() for k, v in named_variables(net).items()}
+    loaded, _ = load_model(save_model(net, tmp_path / "noisy.npz", {}, dtype="float16"), impl="solutions")
+    for name, v in named_variables(loaded).items():   # float16: relative spacing 2^-11 = 4.9e-4
+        np.testing.assert_allclose(v.numpy(), saved[name], rtol=1e-3, atol=1e-3, err_msg=name)
+
+
 def test_model_errors(tmp_path):
     from nst.fast.model import load_model
 

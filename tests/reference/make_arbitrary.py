@@ -5,8 +5,9 @@
 Inputs are drawn from a fixed NumPy seed and stored with the outputs, so the tests do not
 depend on any random generator. Tests compare with rtol=1e-4, atol=1e-4 (float32).
 ``published_*``: the published model (``nst weights fetch magenta-arbitrary``) around the
-solution, on content/chelsea.jpg (128 px) and styles/swirls.jpg. The values are also checked
-against independent NumPy formulas in the course repository's test_arbitrary_references.py.
+solution, on content/chelsea.jpg (128 px) and styles/swirls.jpg; ``published_out`` is its
+float32 image before rounding (0..255). The values are also checked against independent NumPy
+formulas and Magenta's graphs in onnxruntime in the course repository's test_arbitrary_references.py.
 """
 from __future__ import annotations
 
