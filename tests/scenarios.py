@@ -127,3 +127,10 @@ def published(arb, content, style) -> dict:
     stylizer = Stylizer(load_published(arb))
     z = stylizer.embed(style)
     return {"z": z.numpy(), "image": np.asarray(stylizer.decode(content, z))}
+
+
+def published_multistyle(tn, content) -> dict:
+    """Part 2: the published 26-style network built on the student's blocks, ``content`` in two styles."""
+    from multistyle_cases import run_published
+
+    return run_published(tn, content)

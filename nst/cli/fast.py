@@ -30,8 +30,11 @@ def add_parser(sub) -> None:
 
     s = actions.add_parser("stylize", help="stylize images, folders of images and mp4 videos with a trained model")
     s.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image, folder of images or .mp4 video")
-    s.add_argument("--model", required=True,
-                   help="a shipped style's name (`nst fast list`) or a trained model (.npz from `nst fast train`)")
+    s.add_argument("--model", required=True, action="append",
+                   help="`published:K` (K = 0..25, the published network's styles), a shipped style's name "
+                        "(`nst fast list`) or a trained model (.npz from `nst fast train`); repeat it to blend "
+                        "multi-style models")
+    s.add_argument("--style-weights", help="comma-separated blend weights, one per --model (default: equal)")
     s.add_argument("-o", "--output", type=Path, default=Path("outputs/fast"), help="output folder (default outputs/fast)")
     s.add_argument("--max-size", type=int, help="resize so the longest side is this many pixels (default: as is)")
     s.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance transfer)")
@@ -100,10 +103,12 @@ def run_stylize(args) -> int:
 
     set_seed(args.seed)
     configure_threads()
-    from nst.fast.zoo import resolve
+    from nst.fast.styles import parse_weights
 
-    stylizer = Stylizer(resolve(args.model), impl=args.impl, precision=args.precision, max_size=args.max_size,
-                        preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size)
+    weights = parse_weights(args.style_weights, len(args.model))
+    stylizer = Stylizer(args.model, impl=args.impl, precision=args.precision, max_size=args.max_size,
+                        preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size,
+                        style_weights=weights)
     if args.max_frames is not None and args.max_frames < 1:
         raise NstError(f"--max-frames must be at least 1, got {args.max_frames}")
     for path in stylizer.run(args.inputs, args.output, max_frames=args.max_frames):
