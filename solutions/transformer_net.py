@@ -126,7 +126,7 @@ class ConditionalInstanceNorm(tf.Module):
         # tf.matmul(style_weights, self.gamma) is (B, C); g[:, None, None, :] broadcasts it over H and W.
         # END PROMPT
         # BEGIN SOLUTION: TODO 9: conditional instance normalisation
-        mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+        mean, variance = tf.nn.moments(x, [1, 2], keepdims=True)
         gamma = tf.matmul(style_weights, self.gamma)[:, None, None, :]
         beta = tf.matmul(style_weights, self.beta)[:, None, None, :]
         return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * gamma + beta

@@ -1,4 +1,4 @@
-"""``nst fast train|stylize|list|export``: Johnson et al. feed-forward style transfer."""
+"""``nst fast train|stylize|eval|list|export``: Johnson et al. feed-forward style transfer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,6 +47,18 @@ def add_parser(sub) -> None:
     s.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     s.add_argument("--seed", type=int, default=0, help="random seed (inference is deterministic; kept for uniformity)")
     s.set_defaults(func=run_stylize)
+
+    ev = actions.add_parser("eval", help="style and content losses of a model on held-out photos (lower: closer)")
+    ev.add_argument("--model", required=True, action="append",
+                    help="as for stylize: published:K, a shipped style's name or a model .npz (repeat to blend)")
+    ev.add_argument("--style-weights", help="comma-separated blend weights, one per --model")
+    ev.add_argument("--content-dir", nargs="+", required=True, help="folder(s) of held-out photos")
+    ev.add_argument("--style", required=True, help="the painting the losses compare with")
+    ev.add_argument("--size", type=int, default=512, help="longest side of photos and painting (default 512)")
+    ev.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, "
+                                                                        "else solutions/ if present, else assignment/)")
+    ev.add_argument("--seed", type=int, default=0, help="random seed (evaluation is deterministic)")
+    ev.set_defaults(func=run_eval)
 
     ls = actions.add_parser("list", help="list the shipped styles (models/*.npz) with their training")
     ls.add_argument("--seed", type=int, default=0, help="random seed (listing is deterministic; kept for uniformity)")
@@ -113,6 +125,30 @@ def run_stylize(args) -> int:
         raise NstError(f"--max-frames must be at least 1, got {args.max_frames}")
     for path in stylizer.run(args.inputs, args.output, max_frames=args.max_frames):
         print(path)
+    return 0
+
+
+def run_eval(args) -> int:
+    import json
+
+    from nst.errors import NstError
+    from nst.fast.evaluate import load_photos, losses
+    from nst.fast.styles import load, parse_weights
+    from nst.images import load_image
+    from nst.runtime import configure_threads
+
+    if args.size < 32:
+        raise NstError(f"--size must be at least 32, got {args.size}")
+    weights = parse_weights(args.style_weights, len(args.model))
+    style = load_image(args.style)
+    photos = load_photos(args.content_dir)
+    configure_threads()
+    net, _ = load(args.model, args.impl, weights=weights)
+    result = losses(net, photos, style, size=args.size)
+    print(f"{'photo':<24} {'style':>10} {'content':>10}")
+    for name, row in result.items():
+        print(f"{name:<24} {row['style']:>10.4g} {row['content']:>10.4g}")
+    print(json.dumps(result))
     return 0
 
 
