@@ -109,3 +109,13 @@ def test_johnson_network_and_published_style_do_not_blend(tmp_path, capsys):
     assert main(["fast", "stylize", "--model", str(johnson), "--model", "published:1", str(photo),
                  "-o", str(tmp_path / "o")]) == 2
     assert "Johnson network" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_list_shows_the_26_published_styles_and_their_contact_sheet(capsys):
+    from nst.cli import main
+    from nst.fast.zoo import PUBLISHED_SHEET
+
+    assert main(["fast", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "published:0 " in out and "published:25" in out and "published:26" not in out
+    assert PUBLISHED_SHEET in out and (Path(__file__).resolve().parents[1] / PUBLISHED_SHEET).is_file()

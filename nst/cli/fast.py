@@ -60,7 +60,7 @@ def add_parser(sub) -> None:
     ev.add_argument("--seed", type=int, default=0, help="random seed (evaluation is deterministic)")
     ev.set_defaults(func=run_eval)
 
-    ls = actions.add_parser("list", help="list the shipped styles (models/*.npz) with their training")
+    ls = actions.add_parser("list", help="list the shipped styles (models/*.npz) with their training, and the 26 published styles")
     ls.add_argument("--seed", type=int, default=0, help="random seed (listing is deterministic; kept for uniformity)")
     ls.set_defaults(func=run_list)
 
@@ -153,9 +153,11 @@ def run_eval(args) -> int:
 
 
 def run_list(args) -> int:
-    from nst.fast.zoo import describe, table
+    from nst.fast.zoo import describe, published_table, table
 
     print(table(describe()))
+    print()
+    print(published_table())
     return 0
 
 
