@@ -119,3 +119,24 @@ def test_list_shows_the_26_published_styles_and_their_contact_sheet(capsys):
     out = capsys.readouterr().out
     assert "published:0 " in out and "published:25" in out and "published:26" not in out
     assert PUBLISHED_SHEET in out and (Path(__file__).resolve().parents[1] / PUBLISHED_SHEET).is_file()
+
+
+def test_export_takes_the_multistyle_network_with_its_style_input(tmp_path):
+    import tensorflow as tf
+
+    from nst.fast.export import export
+    from nst.fast.styles import load
+    from nst.fast.train import train
+
+    saved = export("published", "savedmodel", tmp_path / "ms")
+    serve = tf.saved_model.load(str(saved)).signatures["serving_default"]
+    x = np.random.default_rng(0).uniform(0, 255, (1, 20, 24, 3)).astype(np.float32)
+    w = np.zeros(26, np.float32)
+    w[3], w[19] = 0.25, 0.75
+    ours, _ = load(["published:3", "published:19"], impl="solutions", weights=[0.25, 0.75])
+    np.testing.assert_allclose(serve(images=x, style_weights=w)["stylized"].numpy(), ours(x).numpy(), atol=1e-3)
+    model = train(_config(tmp_path / "t"), steps=1, impl="solutions")["model"]   # a trained row: style 26 of 27
+    serve = tf.saved_model.load(str(export(model, "savedmodel", tmp_path / "row"))).signatures["serving_default"]
+    own, _ = load(model, impl="solutions")
+    np.testing.assert_allclose(serve(images=x, style_weights=np.eye(27, dtype=np.float32)[26])["stylized"].numpy(),
+                               own(x).numpy(), atol=1e-3)

@@ -65,7 +65,8 @@ def add_parser(sub) -> None:
     ls.set_defaults(func=run_list)
 
     e = actions.add_parser("export", help="export a trained model as a SavedModel or a TFLite file")
-    e.add_argument("--model", required=True, help="a shipped style's name or a trained model (.npz)")
+    e.add_argument("--model", required=True, help="a shipped style's name, a trained model (.npz), or `published` "
+                                                  "(the 26-style network with its style_weights input)")
     e.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
     e.add_argument("-o", "--output", type=Path, help="output path (default: beside the model)")
     e.add_argument("--seed", type=int, default=0, help="random seed (export is deterministic)")
@@ -163,7 +164,9 @@ def run_list(args) -> int:
 
 def run_export(args) -> int:
     from nst.fast.export import export
+    from nst.fast.styles import is_published
     from nst.fast.zoo import resolve
 
-    print(export(resolve(args.model), args.format, args.output))
+    model = args.model if args.model == "published" or is_published(args.model) else resolve(args.model)
+    print(export(model, args.format, args.output))
     return 0
