@@ -140,3 +140,11 @@ def test_export_takes_the_multistyle_network_with_its_style_input(tmp_path):
     own, _ = load(model, impl="solutions")
     np.testing.assert_allclose(serve(images=x, style_weights=np.eye(27, dtype=np.float32)[26])["stylized"].numpy(),
                                own(x).numpy(), atol=1e-3)
+
+
+def test_multistyle_benchmark_times_ours_and_onnxruntime_side_by_side():
+    from benchmarks.multistyle import inference, inference_table
+
+    rows = inference(sizes=(32,), reps=1)
+    assert rows[0]["ours_ms"] > 0 and rows[0]["onnxruntime_ms"] > 0 and rows[0]["x"] > 0
+    assert "| 32 |" in inference_table(rows)
