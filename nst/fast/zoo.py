@@ -78,8 +78,8 @@ def published_table() -> str:
     """``nst fast list``'s second part: the 26 styles of the published network (one line each)."""
     from nst.fast.published import NUM_STYLES
 
-    lines = [f"published styles (Dumoulin et al. 2017, `nst weights fetch magenta-multistyle`; thumbnails: "
-             f"{PUBLISHED_SHEET}):"]
+    sheet = f"; thumbnails: {PUBLISHED_SHEET}" if (REPO / PUBLISHED_SHEET).is_file() else ""
+    lines = [f"published styles (Dumoulin et al. 2017, `nst weights fetch magenta-multistyle`{sheet}):"]
     names = [f"published:{k}" for k in range(NUM_STYLES)]
     for i in range(0, NUM_STYLES, 7):
         lines.append("  " + "  ".join(f"{n:<12}" for n in names[i:i + 7]).rstrip())
