@@ -148,3 +148,15 @@ def test_multistyle_benchmark_times_ours_and_onnxruntime_side_by_side():
     rows = inference(sizes=(32,), reps=1)
     assert rows[0]["ours_ms"] > 0 and rows[0]["onnxruntime_ms"] > 0 and rows[0]["x"] > 0
     assert "| 32 |" in inference_table(rows)
+
+
+def test_published_style_stylizes_a_folder_like_any_model(tmp_path):
+    from nst.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (20, 28, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+    assert main(["fast", "stylize", "--model", "published:7", str(folder), "-o", str(tmp_path / "out"),
+                 "--strength", "0.5", "--preserve-colors"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0_published7.png", "p1_published7.png"]
