@@ -3,6 +3,7 @@
     python -m benchmarks.fast                      # 256, 512, 1024 px; float32 and bfloat16
     python -m benchmarks.fast --sizes 256 --reps 3 --json outputs/bench_fast.json
     python -m benchmarks.fast --finetune                 # random init vs --init, one new style
+    python -m benchmarks.fast --multistyle [--newstyle]  # the published 26-style network (benchmarks/multistyle.py)
 
 Inference: one square RGB image through the transformation network (one traced
 ``tf.function``, first call excluded), float32 and bfloat16 compute. Training: one step of
@@ -152,7 +153,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--style", default="styles/tide.jpg", help="the new style (default styles/tide.jpg)")
     p.add_argument("--steps", type=int, default=300, help="steps per run (default 300)")
     p.add_argument("--targets", type=float, nargs="+", default=[5000, 4000, 3000, 2500, 2000, 1500, 1250])
+    p.add_argument("--multistyle", action="store_true", help="the published network vs onnxruntime (benchmarks/multistyle.py)")
+    p.add_argument("--newstyle", action="store_true", help="with --multistyle: train norm / all / random to style-loss targets")
     args = p.parse_args(argv)
+    if args.multistyle:
+        from benchmarks import multistyle
+
+        if args.newstyle:
+            result = multistyle.newstyle(args.style, args.steps, seed=args.seed)
+            print(multistyle.newstyle_table(result))
+        else:
+            result = multistyle.inference(tuple(args.sizes), args.reps, args.seed)
+            print(multistyle.inference_table(result))
+        if args.json:
+            from nst.images import write_atomic
+
+            write_atomic(args.json, json.dumps(result, indent=1))
+        return 0
     if args.finetune:
         from nst.images import write_atomic
 

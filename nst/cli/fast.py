@@ -1,4 +1,4 @@
-"""``nst fast train|stylize|list|export``: Johnson et al. feed-forward style transfer."""
+"""``nst fast train|stylize|eval|list|export``: Johnson et al. feed-forward style transfer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +34,11 @@ def add_parser(sub) -> None:
     s = actions.add_parser("stylize", help="stylize images, folders of images and mp4 videos with a trained model")
     s.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image (a file or an https:// URL, downloaded once and cached), folder of images or .mp4 video")
-    s.add_argument("--model", required=True,
-                   help="a shipped style's name (`nst fast list`) or a trained model (.npz from `nst fast train`)")
+    s.add_argument("--model", required=True, action="append",
+                   help="`published:K` (K = 0..25, the published network's styles), a shipped style's name "
+                        "(`nst fast list`) or a trained model (.npz from `nst fast train`); repeat it to blend "
+                        "multi-style models")
+    s.add_argument("--style-weights", help="comma-separated blend weights, one per --model (default: equal)")
     s.add_argument("-o", "--output", type=Path, default=Path("outputs/fast"), help="output folder (default outputs/fast)")
     s.add_argument("--max-size", type=int, help="resize so the longest side is this many pixels (default: as is)")
     s.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance transfer)")
@@ -49,12 +52,25 @@ def add_parser(sub) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed (inference is deterministic; kept for uniformity)")
     s.set_defaults(func=run_stylize)
 
-    ls = actions.add_parser("list", help="list the shipped styles (models/*.npz) with their training")
+    ev = actions.add_parser("eval", help="style and content losses of a model on held-out photos (lower: closer)")
+    ev.add_argument("--model", required=True, action="append",
+                    help="as for stylize: published:K, a shipped style's name or a model .npz (repeat to blend)")
+    ev.add_argument("--style-weights", help="comma-separated blend weights, one per --model")
+    ev.add_argument("--content-dir", nargs="+", required=True, help="folder(s) of held-out photos")
+    ev.add_argument("--style", required=True, help="the painting the losses compare with")
+    ev.add_argument("--size", type=int, default=512, help="longest side of photos and painting (default 512)")
+    ev.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, "
+                                                                        "else solutions/ if present, else assignment/)")
+    ev.add_argument("--seed", type=int, default=0, help="random seed (evaluation is deterministic)")
+    ev.set_defaults(func=run_eval)
+
+    ls = actions.add_parser("list", help="list the shipped styles (models/*.npz) with their training, and the 26 published styles")
     ls.add_argument("--seed", type=int, default=0, help="random seed (listing is deterministic; kept for uniformity)")
     ls.set_defaults(func=run_list)
 
     e = actions.add_parser("export", help="export a trained model as a SavedModel or a TFLite file")
-    e.add_argument("--model", required=True, help="a shipped style's name or a trained model (.npz)")
+    e.add_argument("--model", required=True, help="a shipped style's name, a trained model (.npz), or `published` "
+                                                  "(the 26-style network with its style_weights input)")
     e.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
     e.add_argument("-o", "--output", type=Path, help="output path (default: beside the model)")
     e.add_argument("--seed", type=int, default=0, help="random seed (export is deterministic)")
@@ -133,43 +149,89 @@ def _strategy(devices: int):
     return tf.distribute.MirroredStrategy([d.name for d in pool[:devices]])
 
 
+def _record(specs: list[str]) -> dict:
+    """The provenance of outputs made by ``specs``: a published style counts as shipped; a blend is
+    shipped when any of its styles is (it is then never packed as the student's own)."""
+    from nst.fast.styles import is_published
+    from nst.fast.zoo import models_dir, resolve
+    from nst.provenance import model_record
+
+    records = [{"model": str(s), "sha256": None, "shipped": True, "name": str(s)} if is_published(s)
+               else model_record(resolve(s), models_dir()) for s in specs]
+    if len(records) == 1:
+        return records[0]
+    return {**records[0], "shipped": any(r["shipped"] for r in records), "blend": records}
+
+
 def run_stylize(args) -> int:
     from nst.errors import NstError
+    from nst.fast.styles import is_published, parse_weights
     from nst.fast.stylize import Stylizer
-    from nst.fast.zoo import models_dir, resolve
+    from nst.fast.zoo import resolve
     from nst.images import resolve_image
     from nst.media import plan
-    from nst.provenance import model_record, write_sidecar
+    from nst.provenance import write_sidecar
     from nst.runtime import configure_threads, set_seed
 
     if args.max_frames is not None and args.max_frames < 1:
         raise NstError(f"--max-frames must be at least 1, got {args.max_frames}")
     args.inputs = [resolve_image(spec) for spec in args.inputs]  # an http(s) URL: downloaded once, checked, cached
-    model = resolve(args.model)
-    if not model.is_file():
-        raise NstError(f"{model}: no such model file (a shipped style's name or a .npz from `nst fast train`)")
+    weights = parse_weights(args.style_weights, len(args.model))
+    for spec in args.model:
+        if not is_published(spec) and not resolve(spec).is_file():
+            raise NstError(f"{spec}: no such model file (published:K, a shipped style's name or a .npz "
+                           "from `nst fast train`)")
     plan(args.inputs, args.output, "check")  # every input and the output folder checked before any work
     set_seed(args.seed)
     configure_threads()
-    stylizer = Stylizer(model, impl=args.impl, precision=args.precision, max_size=args.max_size,
-                        preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size)
-    record = model_record(model, models_dir())  # which model made each output: <output>.model.json
+    stylizer = Stylizer(args.model, impl=args.impl, precision=args.precision, max_size=args.max_size,
+                        preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size,
+                        style_weights=weights)
+    record = _record(args.model)  # which model made each output: <output>.model.json
     for path in stylizer.run(args.inputs, args.output, max_frames=args.max_frames):
         write_sidecar(path, record)
         print(path)
     return 0
 
 
+def run_eval(args) -> int:
+    import json
+
+    from nst.errors import NstError
+    from nst.fast.evaluate import load_photos, losses
+    from nst.fast.styles import load, parse_weights
+    from nst.images import load_image
+    from nst.runtime import configure_threads
+
+    if args.size < 32:
+        raise NstError(f"--size must be at least 32, got {args.size}")
+    weights = parse_weights(args.style_weights, len(args.model))
+    style = load_image(args.style)
+    photos = load_photos(args.content_dir)
+    configure_threads()
+    net, _ = load(args.model, args.impl, weights=weights)
+    result = losses(net, photos, style, size=args.size)
+    print(f"{'photo':<24} {'style':>10} {'content':>10}")
+    for name, row in result.items():
+        print(f"{name:<24} {row['style']:>10.4g} {row['content']:>10.4g}")
+    print(json.dumps(result))
+    return 0
+
+
 def run_list(args) -> int:
-    from nst.fast.zoo import describe, table
+    from nst.fast.zoo import describe, published_table, table
 
     print(table(describe()))
+    print()
+    print(published_table())
     return 0
 
 
 def run_export(args) -> int:
     from nst.fast.export import export
+    from nst.fast.styles import is_published
     from nst.fast.zoo import resolve
 
-    print(export(resolve(args.model), args.format, args.output))
+    model = args.model if args.model == "published" or is_published(args.model) else resolve(args.model)
+    print(export(model, args.format, args.output))
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("weights", help="list pretrained weights (VGG, the published part 3 model): where, licence")
+    p = sub.add_parser("weights", help="list pretrained weights (VGG, the published part 2 and part 3 models): where, licence")
     p.add_argument("action", nargs="?", choices=["list", "fetch", "convert"], default="list")
-    p.add_argument("name", nargs="?", help="source name for fetch/convert (vgg19, vgg16, magenta-arbitrary, vgg19-mat, vgg19-keras)")
+    p.add_argument("name", nargs="?", help="source name for fetch/convert (vgg19, vgg16, magenta-arbitrary, magenta-multistyle, vgg19-mat, vgg19-keras)")
     p.add_argument("--url", help="fetch from this URL instead of the source's own")
     p.add_argument("--file", help="convert: read this local file of the source's format")
     p.set_defaults(func=run)
@@ -28,6 +28,10 @@ def run(args) -> int:
         from nst.arbitrary.published import fetch
 
         print(fetch())
+    elif args.name == "magenta-multistyle":   # one ONNX graph (part 2's 26 published styles)
+        from nst.fast.published import fetch as fetch_multistyle
+
+        print(fetch_multistyle())
     elif args.action == "fetch":  # fetched means converted and ready: the cache file every command reads
         found = weights.fetch(args.name, url=args.url)
         weights.load_weights(args.name)  # converts once (a no-op when the cache is there)

@@ -8,7 +8,9 @@ are checkpointed in ``<model_path>/<naming>/checkpoints``; starting again with t
 config resumes from the last one. ``init`` (YAML, or ``--init``) starts a new run from the
 weights of a trained model instead of random ones (fine-tuning to a new style: a few hundred
 steps instead of tens of thousands); only the weights are taken, the optimizer starts fresh at
-step 0, and a resumed run takes everything from its checkpoint as before. Losses and a stylized test photo go to TensorBoard in
+step 0, and a resumed run takes everything from its checkpoint as before. ``init: published``
+(or ``published:K``) with ``train: norm`` learns one new style row of the published 26-style
+network instead, everything else frozen (``nst.fast.newstyle``); ``train: all`` fine-tunes it all. Losses and a stylized test photo go to TensorBoard in
 ``<model_path>/<naming>/logs``; the trained model is written to ``<model_path>/<naming>.npz``.
 
 Several machines: under ``MultiWorkerMirroredStrategy`` (``TF_CONFIG`` naming several workers,
@@ -56,7 +58,9 @@ class TrainConfig:
     exclude_content: list = field(default_factory=list)  # file names left out (held-out photos)
     scale_range: list | None = None        # [lo, hi]: shorter side drawn from lo..hi px before the crop
     flip: bool = False                     # mirror half the crops left-right
-    init: str | None = None                # start from this model's weights (.npz); None = random
+    init: str | None = None                # start from this model's weights (.npz); None = random;
+                                           # published / published:K: a new style of the published network
+    train: str = "all"                     # with init: published: norm (only the new style row) or all
     content_weight: float = 1.0
     style_weight: float = 0.01
     tv_weight: float = 1e-4
@@ -90,6 +94,11 @@ class TrainConfig:
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise NstError(f"style_layer_weights has {len(self.style_layer_weights)} entries for "
                            f"{len(self.style_layers)} style layers")
+        if self.train not in ("norm", "all"):
+            raise NstError(f"train must be norm or all, got {self.train!r}")
+        if self.train == "norm" and not (self.init is not None and (str(self.init) == "published"
+                                                                      or str(self.init).startswith("published:"))):
+            raise NstError("train: norm learns a new style row of the published network: it needs init: published")
         for key in ("image_size", "batch_size", "epochs", "log_every", "image_every", "checkpoint_every"):
             if int(getattr(self, key)) <= 0:
                 raise NstError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
@@ -171,7 +180,11 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     dtype = tf.bfloat16 if mixed_precision else tf.float32
     data = ContentImages(config.content_dir, config.image_size, config.batch_size, config.seed,
                          exclude=config.exclude_content, scale_range=config.scale_range, flip=config.flip)
-    init_weights, init_meta = read_model(resolve_model(config.init)) if config.init else (None, {})
+    from nst.fast.newstyle import is_multistyle_init, start_network
+
+    multistyle = is_multistyle_init(config.init)
+    init_weights, init_meta = (read_model(resolve_model(config.init)) if config.init and not multistyle
+                               else (None, {}))
     total = steps or max(1, config.epochs * len(data) // config.batch_size)
 
     style = load_image(config.style_image)
@@ -182,7 +195,8 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
         content_weight=config.content_weight, style_weight=config.style_weight, tv_weight=config.tv_weight,
         style_layer_weights=config.style_layer_weights)
     with strategy.scope():
-        net = style_net.TransformerNet(seed=config.seed, compute_dtype=dtype)
+        net = (start_network(config.init, config.train, impl, dtype) if multistyle
+               else style_net.TransformerNet(seed=config.seed, compute_dtype=dtype))
         optimizer = (tf.keras.optimizers.Adam(config.learning_rate) if config.optimizer == "adam"
                      else tf.keras.optimizers.SGD(config.learning_rate))
         if init_weights is not None:
@@ -199,6 +213,11 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     if save and latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
         print(f"resuming from step {int(step)} ({latest})", flush=True)
+    elif multistyle:
+        from nst.fast.newstyle import count
+
+        print(f"a new style of the published network from {config.init}: train {config.train} "
+              f"({count(net)} numbers learned)", flush=True)
     elif config.init:
         print(f"starting from the weights of {config.init} ({init_meta.get('naming', '?')}, "
               f"{init_meta.get('steps', '?')} steps)", flush=True)
@@ -267,6 +286,13 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
             "seconds": round(time.perf_counter() - t0, 1),
             "resumed_from": start, "init": str(config.init) if config.init else None,
             "init_steps": init_meta.get("steps")}
-    model = save_model(net, config.model_file, meta) if save and chief else None
+    if multistyle:
+        from nst.fast.newstyle import count
+        from nst.fast.styles import save_style
+
+        meta["learned_numbers"] = count(net)
+        model = save_style(net.net, config.model_file, meta, config.train) if save and chief else None
+    else:
+        model = save_model(net, config.model_file, meta) if save and chief else None
     return {"step": int(step), "losses": losses, "model": model, "skipped": len(data.skipped),
             "seconds": time.perf_counter() - t0, "net": net}

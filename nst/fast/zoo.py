@@ -1,6 +1,6 @@
 """The shipped styles: trained models in the checkout's ``models/`` folder, by name.
 
-``nst fast list`` prints them; ``nst fast stylize --model NAME`` and ``nst fast train --init NAME``
+``nst fast list`` prints them and the 26 styles of the published network (``published:K``); ``nst fast stylize --model NAME`` and ``nst fast train --init NAME``
 take a name (``starry_night``) where they take a file. A name is the file's stem:
 ``models/<name>.npz``. ``$NST_MODELS_DIR`` points somewhere else (tests, a second collection).
 """
@@ -47,8 +47,13 @@ def describe() -> list[dict]:
         _, meta = read_model(path)
         config = meta.get("config", {})
         minutes = meta.get("wall_minutes", meta["seconds"] / 60 if "seconds" in meta else None)
+        init = meta.get("init")
+        if meta.get("network") == "multistyle":   # a style of the published network (nst.fast.styles)
+            init = f"{init} ({meta.get('train')})"
+        elif init:
+            init = Path(init).stem
         rows.append({"name": name, "path": path, "style": Path(str(meta.get("style_image", "?"))).name,
-                     "steps": meta.get("steps"), "init": Path(meta["init"]).stem if meta.get("init") else None,
+                     "steps": meta.get("steps"), "init": init,
                      "crop": config.get("image_size"), "minutes": minutes, "mb": path.stat().st_size / 2**20})
     return rows
 
@@ -63,4 +68,21 @@ def table(rows: list[dict]) -> str:
         lines.append(f"{r['name']:<20} {r['style']:<22} {r['steps'] or '?':>6} {r['init'] or 'random':<16} "
                      f"{r['crop'] or '?':>4} {minutes:>5} {r['mb']:>4.1f}")
     lines.append(f"use: nst fast stylize --model NAME photo.jpg   (files in {models_dir()})")
+    return "\n".join(lines)
+
+
+PUBLISHED_SHEET = "docs/images/part2_published_styles.jpg"
+
+
+def published_table() -> str:
+    """``nst fast list``'s second part: the 26 styles of the published network (one line each)."""
+    from nst.fast.published import NUM_STYLES
+
+    sheet = f"; thumbnails: {PUBLISHED_SHEET}" if (REPO / PUBLISHED_SHEET).is_file() else ""
+    lines = [f"published styles (Dumoulin et al. 2017, `nst weights fetch magenta-multistyle`{sheet}):"]
+    names = [f"published:{k}" for k in range(NUM_STYLES)]
+    for i in range(0, NUM_STYLES, 7):
+        lines.append("  " + "  ".join(f"{n:<12}" for n in names[i:i + 7]).rstrip())
+    lines.append("use: nst fast stylize --model published:7 photo.jpg; blend: --model published:3 --model "
+                 "published:19 --style-weights 0.6,0.4")
     return "\n".join(lines)

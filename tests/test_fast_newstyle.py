@@ -1,0 +1,162 @@
+"""Part 2 library (ungraded): a new style for the published network (init: published), nst fast eval.
+
+Tiny settings (32 px crops, batch 2, a couple of steps, real VGG16) on random photos.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst.errors import NstError
+
+
+def _config(tmp_path: Path, **kw):
+    from nst.fast.train import TrainConfig
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    (tmp_path / "c").mkdir(exist_ok=True)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (40 + 4 * i, 48, 3), dtype=np.uint8)).save(tmp_path / "c" / f"p{i}.png")
+    Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(tmp_path / "style.png")
+    settings = dict(style_image=str(tmp_path / "style.png"), naming="tiny", model_path=str(tmp_path / "models"),
+                    content_dir=str(tmp_path / "c"), image_size=32, style_size=48, batch_size=2, checkpoint_every=5,
+                    log_every=1, image_every=100, seed=3, init="published", train="norm", learning_rate=1e-2)
+    settings.update(kw)
+    return TrainConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def published():
+    from nst.fast.published import load_arrays
+
+    return load_arrays()
+
+
+def test_train_norm_learns_only_the_new_row(tmp_path, published):
+    from nst.fast.model import read_model
+    from nst.fast.multistyle import net_arrays
+    from nst.fast.published import LAYERS
+    from nst.fast.train import train
+
+    result = train(_config(tmp_path), steps=2, impl="solutions")
+    after = net_arrays(result["net"].net)
+    for layer in LAYERS:
+        np.testing.assert_array_equal(after[f"{layer}/kernel"], published[f"{layer}/kernel"], err_msg=layer)
+    mean = {k: published[k].mean(axis=0) for k in published if k.endswith(("/gamma", "/beta"))}
+    moved = max(np.abs(after[k][0] - mean[k]).max() for k in mean)
+    assert 0 < moved <= 2 * 1.01e-2, moved   # two Adam steps of lr 1e-2 from the mean of the 26 rows
+    arrays, meta = read_model(result["model"])
+    assert sum(a.size for a in arrays.values()) == 990 and meta["learned_numbers"] == 990
+    assert meta["network"] == "multistyle" and meta["base"] == "published" and meta["train"] == "norm"
+    assert result["model"].stat().st_size < 20_000
+
+
+def test_train_all_moves_the_kernels_and_saves_them(tmp_path, published):
+    from nst.fast.model import read_model
+    from nst.fast.train import train
+
+    result = train(_config(tmp_path, init="published:7", train="all"), steps=1, impl="solutions")
+    arrays, meta = read_model(result["model"])
+    kernel = arrays["contract.0/kernel"].astype(np.float32)
+    assert meta["base"] == "own" and 0 < np.abs(kernel - published["contract.0/kernel"]).max() < 0.05
+    assert np.abs(arrays["contract.0/gamma"][0] - published["contract.0/gamma"][7]).max() > 0
+
+
+def test_trained_style_stylizes_blends_and_evaluates(tmp_path, capsys):
+    from nst.cli import main
+    from nst.fast.train import train
+
+    model = train(_config(tmp_path), steps=1, impl="solutions")["model"]
+    photo = tmp_path / "c" / "p0.png"
+    out = tmp_path / "out"
+    assert main(["fast", "stylize", "--model", str(model), "--model", "published:4", "--style-weights", "0.5,0.5",
+                 str(photo), "-o", str(out)]) == 0
+    assert (out / "p0_tiny_published4.png").is_file()
+    capsys.readouterr()
+    assert main(["fast", "eval", "--model", str(model), "--content-dir", str(tmp_path / "c"),
+                 "--style", str(tmp_path / "style.png"), "--size", "48"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result) == {"p0.png", "p1.png", "p2.png", "mean"}
+    # the picture, not the photo, is measured: a photo has content loss 0 against itself
+    assert all(r["content"] > 1.0 and r["style"] > 0 for r in result.values()), result
+
+
+def test_bad_new_style_settings_are_one_error(tmp_path):
+    from nst.fast.train import train
+
+    with pytest.raises(NstError, match="needs init: published"):
+        _config(tmp_path, init=None)
+    with pytest.raises(NstError, match="train must be norm or all"):
+        _config(tmp_path, train="head")
+    with pytest.raises(NstError, match="published:0 .. published:25"):
+        train(_config(tmp_path, init="published:26"), steps=1, impl="solutions")
+    assert not (tmp_path / "models" / "tiny.npz").exists()
+
+
+def test_johnson_network_and_published_style_do_not_blend(tmp_path, capsys):
+    from nst.cli import main
+    from nst.fast.model import save_model
+    from solutions.transformer_net import TransformerNet
+
+    johnson = save_model(TransformerNet(seed=1), tmp_path / "j.npz", {"naming": "j", "steps": 1})
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(photo)
+    assert main(["fast", "stylize", "--model", str(johnson), "--model", "published:1", str(photo),
+                 "-o", str(tmp_path / "o")]) == 2
+    assert "Johnson network" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_list_shows_the_26_published_styles_and_their_contact_sheet(capsys):
+    from nst.cli import main
+    from nst.fast.zoo import PUBLISHED_SHEET
+
+    assert main(["fast", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "published:0 " in out and "published:25" in out and "published:26" not in out
+    assert PUBLISHED_SHEET in out and (Path(__file__).resolve().parents[1] / PUBLISHED_SHEET).is_file()
+
+
+def test_export_takes_the_multistyle_network_with_its_style_input(tmp_path):
+    import tensorflow as tf
+
+    from nst.fast.export import export
+    from nst.fast.styles import load
+    from nst.fast.train import train
+
+    saved = export("published", "savedmodel", tmp_path / "ms")
+    serve = tf.saved_model.load(str(saved)).signatures["serving_default"]
+    x = np.random.default_rng(0).uniform(0, 255, (1, 20, 24, 3)).astype(np.float32)
+    w = np.zeros(26, np.float32)
+    w[3], w[19] = 0.25, 0.75
+    ours, _ = load(["published:3", "published:19"], impl="solutions", weights=[0.25, 0.75])
+    np.testing.assert_allclose(serve(images=x, style_weights=w)["stylized"].numpy(), ours(x).numpy(), atol=1e-3)
+    model = train(_config(tmp_path / "t"), steps=1, impl="solutions")["model"]   # a trained row: style 26 of 27
+    serve = tf.saved_model.load(str(export(model, "savedmodel", tmp_path / "row"))).signatures["serving_default"]
+    own, _ = load(model, impl="solutions")
+    np.testing.assert_allclose(serve(images=x, style_weights=np.eye(27, dtype=np.float32)[26])["stylized"].numpy(),
+                               own(x).numpy(), atol=1e-3)
+
+
+def test_multistyle_benchmark_times_ours_and_onnxruntime_side_by_side():
+    from benchmarks.multistyle import inference, inference_table
+
+    rows = inference(sizes=(32,), reps=1)
+    assert rows[0]["ours_ms"] > 0 and rows[0]["onnxruntime_ms"] > 0 and rows[0]["x"] > 0
+    assert "| 32 |" in inference_table(rows)
+
+
+def test_published_style_stylizes_a_folder_like_any_model(tmp_path):
+    from nst.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (20, 28, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+    assert main(["fast", "stylize", "--model", "published:7", str(folder), "-o", str(tmp_path / "out"),
+                 "--strength", "0.5", "--preserve-colors"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0_published7.png", "p1_published7.png"]
