@@ -105,6 +105,26 @@ def test_nst_fast_stylize_takes_urls(server, tmp_path, monkeypatch):
     assert main(["fast", "stylize", f"{server}/page.html", "--model", "stained_glass_demo"]) == 2
 
 
+def test_nst_arbitrary_stylize_and_grid_take_urls(server, tmp_path, monkeypatch):
+    """Issue 24: every command that reads an image takes a URL the same way; part 3's content too."""
+    from nst.cli import main
+    from nst.weights import nst_home
+
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "weights").symlink_to(nst_home() / "weights")   # the converted model, not a new fetch
+    monkeypatch.setenv("NST_HOME", str(tmp_path / "home"))
+
+    style = str(REPO / "styles" / "swirls.jpg")
+    for _ in range(2):
+        assert main(["arbitrary", "stylize", f"{server}/cat.png", "--style", style, "--impl", "solutions",
+                     "-o", str(tmp_path / "out.png")]) == 0
+    assert main(["arbitrary", "grid", f"{server}/cat.png", "--style", style, "--style", style, "--steps", "2",
+                 "--impl", "solutions", "-o", str(tmp_path / "grid.png")]) == 0
+    assert (tmp_path / "out.png").is_file() and (tmp_path / "grid.png").is_file()
+    assert _Handler.hits == ["/cat.png"], _Handler.hits   # downloaded once, then the cached file
+    assert main(["arbitrary", "stylize", f"{server}/page.html", "--style", style, "-o", str(tmp_path / "x.png")]) == 2
+
+
 # ------------------------------------------------------------------ downloads say how far they are
 def test_a_download_off_a_terminal_prints_progress_lines(server, tmp_path, capsys, monkeypatch):
     from nst import download

@@ -61,9 +61,11 @@ def add_parser(sub) -> None:
                            ("grid", "interpolation strip between two styles")):
         s = asub.add_parser(name, help=helptext)
         if name == "stylize":
-            s.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image, folder of images or .mp4 video")
+            s.add_argument("inputs", nargs="+", metavar="INPUT",
+                           help="image (a file or an https:// URL, downloaded once and cached), folder of images "
+                                "or .mp4 video")
         else:
-            s.add_argument("content", type=Path, help="content image")
+            s.add_argument("content", help="content image (a file or an https:// URL)")
         s.add_argument("--style", action="append", required=True, help="style image: any painting (repeatable)")
         s.add_argument("--model", default=DEFAULT_MODEL,
                        help="`published` (Magenta's model, the default) or a model/checkpoint .npz from training")
@@ -179,9 +181,11 @@ def _load(args: argparse.Namespace):
 
 
 def run_stylize(args: argparse.Namespace) -> int:
+    from nst.images import resolve_image
     from nst.media import plan
 
     weights = _weights(args.style_weights, len(args.style))
+    args.inputs = [resolve_image(spec) for spec in args.inputs]  # an http(s) URL: downloaded once, checked, cached
     if not 0.0 <= args.strength <= 1.0:
         raise NstError(f"--strength must be between 0 and 1, got {args.strength}")
     if args.max_frames is not None and args.max_frames < 1:
@@ -214,9 +218,9 @@ def run_grid(args: argparse.Namespace) -> int:
     if args.steps < 2:
         raise NstError(f"--steps must be at least 2, got {args.steps}")
     _check_common(args)
-    from nst.images import fit_size, load_image, resize, save_image
+    from nst.images import fit_size, load_image, resize, resolve_image, save_image
 
-    content = load_image(args.content)
+    content = load_image(resolve_image(args.content))
     if args.max_size is not None:
         content = resize(content, *fit_size(*content.shape[:2], max_size=args.max_size))
     styles, stylizer = _load(args)
