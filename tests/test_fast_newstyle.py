@@ -159,4 +159,7 @@ def test_published_style_stylizes_a_folder_like_any_model(tmp_path):
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (20, 28, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
     assert main(["fast", "stylize", "--model", "published:7", str(folder), "-o", str(tmp_path / "out"),
                  "--strength", "0.5", "--preserve-colors"]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0_published7.png", "p1_published7.png"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["p0_published7.png", "p1_published7.png"]
+    # beside each image, which model made it (a published style is shipped: never packed as a student's own)
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "out").glob("*.model.json"))]
+    assert [(r["model"], r["shipped"]) for r in records] == [("published:7", True)] * 2
