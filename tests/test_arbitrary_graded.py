@@ -155,7 +155,7 @@ def test_published_model_renders_the_reference(scenario, ref):
                                err_msg="TODO 2: the style embedding of the painting differs")
     # Compared before rounding to uint8: the CINs below differ from the right one by less than
     # 1/255 on most pixels, so 8-bit images cannot tell them apart from round-off.
-    # Noise floor (float output, 0..255; `python tools/cin_noise_floor.py`, 2-core AVX2 EPYC): the
+    # Noise floor (float output, 0..255; cin_noise_floor.py in the course repository's tools folder, 2-core AVX2 EPYC): the
     # solution against this reference over 1-2 intra-op threads and oneDNN on/off, mean 6.7e-5,
     # max 7.8e-4; against Magenta's graph in onnxruntime, mean 3.3e-4, max 1.2e-3; correct CINs
     # written otherwise (E[x^2] - mu^2, a division, tf.nn.batch_normalization, float64) up to mean

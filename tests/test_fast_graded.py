@@ -199,7 +199,7 @@ def test_published_multistyle_renders_the_reference(scenario):
     for key in ("one", "blend"):
         diff = np.abs(np.asarray(res[key], np.float64) - MS[f"published_{key}"])
         # Noise floor: the reference against onnxruntime on the published graph (an independent
-        # implementation), mean 2.9e-4 / max 5.3e-3 of 255 (tests/test_fast_published.py); margin ~10x.
+        # implementation), mean 2.9e-4 / max 5.3e-3 of 255 (the course repository's test_fast_published.py); margin ~10x.
         assert diff.mean() < 3e-3 and diff.max() < 0.05, (
             f"TODOs 1-4, 9: the {'blended ' if key == 'blend' else ''}published style differs from the "
             f"reference (mean {diff.mean():.2g}, max {diff.max():.2g} of 255)")

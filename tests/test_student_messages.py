@@ -79,7 +79,7 @@ def test_the_first_pytest_run_lists_every_unwritten_todo_in_80_columns(tmp_path)
     listed = [line for line in out.splitlines() if " TODO " in line and line.startswith("part ")]
     assert [line.split("  ")[0] for line in listed if line.startswith("part 1")] == \
         [f"part 1 TODO {n}" for n in range(1, 9)], "every unwritten TODO, not only those a test reached"
-    assert all(len(line) <= 80 for line in out.splitlines()), "wrapped at 80 columns"
+    assert all(len(line) <= 80 for line in out.splitlines()), [line for line in out.splitlines() if len(line) > 80]
     ours = out[out.index("TODOs not written yet"):out.index("short test summary")]  # pytest's own summary cuts
     assert not any(line.endswith("...") for line in ours.splitlines()), "no line cut mid-sentence"
 
@@ -90,7 +90,7 @@ def test_the_first_pytest_run_lists_every_unwritten_todo_in_80_columns(tmp_path)
      "nst.gatys.stylize"),
     (["stylize", CHELSEA, "--style", SWIRLS, "--iterations", "1", "--max-size", "32",
       "--checkpoint-iterations", "1", "--checkpoint-output", "deep/c_%s.txt"], "nst.gatys.stylize"),
-    (["fast", "stylize", CHELSEA, "--model", "stained_glass_demo", "-o", "a_file/out"], "nst.fast.model.load_model"),
+    (["fast", "stylize", CHELSEA, "--model", "stained_glass_demo", "-o", "a_file/out"], "nst.fast.styles.load"),
     (["arbitrary", "stylize", CHELSEA, "--style", SWIRLS, "-o", "a_file/out.png"], "nst.arbitrary.checkpoint.load_model"),
 ], ids=["stylize-o", "stylize-checkpoint", "fast", "arbitrary"])
 def test_a_bad_output_path_is_refused_before_any_work_and_writes_nothing(argv, work, tmp_path, monkeypatch, capsys):
@@ -105,8 +105,6 @@ def test_a_bad_output_path_is_refused_before_any_work_and_writes_nothing(argv, w
         raise AssertionError(f"{work} ran before the output path was checked")
 
     monkeypatch.setattr(target, name, started)
-    if module == "nst.fast.model":
-        monkeypatch.setattr("nst.fast.stylize.load_model", started)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a_file").write_text("a file where a folder would go")
     assert main(argv + ["--impl", "solutions"]) == 2

@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
     t.add_argument("--mixed-precision", choices=["none", "bfloat16", "float16"])
     t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     t.add_argument("--workers", help="train on several machines: host:port of every worker, comma-separated "
-                                     "(else the config's cluster: section, else TF_CONFIG; docs/distributed.md)")
+                                     "(else the config's cluster: section, else TF_CONFIG; distributed.md of the docs)")
     t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
     common(t, seed_default=None)
     t.set_defaults(func=run_train)

@@ -49,5 +49,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--multiscale", type=_ints, help="also the peak RSS of `nst stylize amber.jpg --scales S1,S2,...` "
         "--iterations 1, e.g. 512,1024,2048 (13 GiB, minutes; off by default)")
     add("--cliff-timeout", type=float, default=600, help="seconds before a 1024x1024 cliff row gives up (600)")
-    add("--json", type=Path, help="where to write the rows (default benchmarks/results.json)")
+    add("--json", type=Path, help="where to write the rows (default: results.json in the benchmarks folder)")
     add("--seed", type=int, default=0, help="seed (every configuration starts from the same image)")

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     t.add_argument("--mixed-precision", action="store_true",
                    help="compute in bfloat16 (GPUs with bfloat16: A100, H100; slow on CPUs)")
     t.add_argument("--workers", help="train on several machines: host:port of every worker, comma-separated "
-                                     "(else the config's cluster: section, else TF_CONFIG; docs/distributed.md)")
+                                     "(else the config's cluster: section, else TF_CONFIG; distributed.md of the docs)")
     t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
     t.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     t.add_argument("--seed", type=int, help="overrides the config's seed")

