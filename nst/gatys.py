@@ -51,8 +51,7 @@ class Config:
     style_layer_weight_exp: float | None = option(
         None, "style layer l weighs E^l (normalised) instead of the style layer weights", bounds="> 0", metavar="E")
     style_blend_weights: tuple[float, ...] | None = option(
-        None, "weights of several style images, normalised to sum 1 (off: equal weights)", bounds=">= 0",
-        metavar="W1,W2", flag="--style-weights", deprecated=("--style-blend-weights",))
+        None, "weights of several style images: >= 0, not all zero, normalised to sum 1 (off: equal weights)", metavar="W1,W2", flag="--style-weights", deprecated=("--style-blend-weights",))
     style_scales: tuple[float, ...] | None = option(
         None, "size of each style image relative to the content", bounds="> 0", metavar="S1,S2")
     tv_weight: float = option(0.0, "weight of the total-variation smoothing", bounds=">= 0")
@@ -187,12 +186,9 @@ def style_layer_weights(config: Config) -> list[float]:
 
 def style_blend_weights(config: Config, n_styles: int) -> list[float]:
     """Weights of several style images, normalised to sum 1 (equal by default)."""
-    raw = list(config.style_blend_weights or [1.0] * n_styles)
-    if len(raw) != n_styles:
-        raise NstError(f"{n_styles} style images but {len(raw)} --style-weights")
-    if any(w < 0 for w in raw) or sum(raw) <= 0:
-        raise NstError("--style-weights must be non-negative and not all zero")
-    return [w / sum(raw) for w in raw]
+    from nst.blend import normalised
+
+    return normalised(config.style_blend_weights, n_styles, "style images")
 
 
 def compute_dtype(config: Config):

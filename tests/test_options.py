@@ -76,3 +76,22 @@ def test_stylize_speaks_the_arbitrary_dialect_and_keeps_the_old_spellings_with_a
     assert err == ["warning: --styles is deprecated and will be removed in the next release; use --style A --style B",
                    "warning: --style-blend-weights is deprecated and will be removed in the next release; "
                    "use --style-weights"]
+
+
+@pytest.mark.parametrize("weights", ["1,nan", "1,-1", "0,0"])
+def test_the_three_commands_refuse_bad_style_weights_with_the_same_line(weights, tmp_path, capsys):
+    """One rule for --style-weights (nst/blend.py): w >= 0 and finite, not all zero; refused before any work."""
+    from nst.cli import main
+
+    photo, a, b = "content/chelsea.jpg", "styles/swirls.jpg", "styles/tide.jpg"
+    commands = {
+        "stylize": ["stylize", photo, "--style", a, "--style", b, "-o", str(tmp_path / "g.png")],
+        "fast": ["fast", "stylize", photo, "--model", "published:1", "--model", "published:2", "-o", str(tmp_path / "f")],
+        "arbitrary": ["arbitrary", "stylize", photo, "--style", a, "--style", b, "-o", str(tmp_path / "a.png")],
+    }
+    lines = {}
+    for name, argv in commands.items():
+        assert main(argv + ["--style-weights", weights]) == 2, name
+        lines[name] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert set(map(tuple, lines.values())) == {("error: --style-weights must be non-negative and not all zero",)}, lines
+    assert list(tmp_path.iterdir()) == []

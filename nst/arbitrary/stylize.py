@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from nst.blend import normalised
 from nst.errors import NstError
 from nst.images import preprocess, preserve_colors, resize, to_uint8
 from nst.media import MediaStylizer
@@ -64,13 +65,8 @@ class Stylizer:
         """sum_i w_i z(s_i) / sum_i w_i (equal weights by default)."""
         if not styles:
             raise NstError("give at least one --style")
-        weights = [1.0] * len(styles) if weights is None else [float(w) for w in weights]
-        if len(weights) != len(styles):
-            raise NstError(f"{len(styles)} style(s) but {len(weights)} weight(s) in --style-weights")
-        if any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise NstError("--style-weights must be non-negative and not all zero")
-        total = sum(weights)
-        return tf.add_n([w / total * self.embed(s) for w, s in zip(weights, styles) if w > 0])
+        weights = normalised(weights, len(styles), "--style image(s)")
+        return tf.add_n([w * self.embed(s) for w, s in zip(weights, styles) if w > 0])
 
     def decode(self, content: np.ndarray, embedding: tf.Tensor) -> np.ndarray:
         """The content (H, W, 3) 0..255 rendered with ``embedding``; uint8 of the same size.

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from nst.blend import parse
 from nst.errors import NstError
 
 DEFAULT_MODEL = "published"
@@ -134,20 +135,6 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _weights(text: str | None, n: int) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        weights = [float(w) for w in text.split(",")]
-    except ValueError:
-        raise NstError(f"--style-weights must be comma-separated numbers, got {text!r}") from None
-    if len(weights) != n:
-        raise NstError(f"{n} --style image(s) but {len(weights)} --style-weights")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise NstError("--style-weights must be non-negative and not all zero")
-    return weights
-
-
 def _check_model(model: str) -> None:
     if model != DEFAULT_MODEL and not Path(model).is_file():
         raise NstError(f"{model}: no such model file (use `published` or train one with `nst arbitrary train`)")
@@ -184,7 +171,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     from nst.images import resolve_image
     from nst.media import plan
 
-    weights = _weights(args.style_weights, len(args.style))
+    weights = parse(args.style_weights, len(args.style), "--style image(s)")
     args.inputs = [resolve_image(spec) for spec in args.inputs]  # an http(s) URL: downloaded once, checked, cached
     if not 0.0 <= args.strength <= 1.0:
         raise NstError(f"--strength must be between 0 and 1, got {args.strength}")

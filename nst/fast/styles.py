@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from nst.blend import normalised, parse
 from nst.errors import NstError
 from nst.fast.published import LAYERS, NUM_STYLES
 
@@ -69,26 +70,12 @@ def file_style(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> Style:
 
 def blend_weights(weights: list[float] | None, n: int) -> np.ndarray:
     """Normalised non-negative blend weights (equal if None); one clear error otherwise."""
-    if weights is None:
-        return np.full(n, 1.0 / n, np.float32)
-    if len(weights) != n:
-        raise NstError(f"{n} --model style(s) but {len(weights)} --style-weights")
-    w = np.asarray(weights, np.float64)
-    if np.any(w < 0) or w.sum() <= 0 or not np.all(np.isfinite(w)):
-        raise NstError("--style-weights must be non-negative and not all zero")
-    return (w / w.sum()).astype(np.float32)
+    return np.asarray(normalised(weights, n, "--model style(s)"), np.float32)
 
 
 def parse_weights(text: str | None, n: int) -> list[float] | None:
-    """``--style-weights "0.7,0.3"`` -> [0.7, 0.3] (checked by :func:`blend_weights`), or None."""
-    if text is None:
-        return None
-    try:
-        weights = [float(w) for w in text.split(",")]
-    except ValueError:
-        raise NstError(f"--style-weights must be comma-separated numbers, got {text!r}") from None
-    blend_weights(weights, n)
-    return weights
+    """``--style-weights "0.7,0.3"`` -> [0.7, 0.3] (``nst.blend.parse``), or None."""
+    return parse(text, n, "--model style(s)")
 
 
 def build(styles: list[Style], impl: str | None = None, compute_dtype=tf.float32):
@@ -129,10 +116,11 @@ class FixedStyle(tf.Module):
 def save_style(net, path: str | Path, meta: dict, train: str) -> Path:
     """Write the network's style row(s) (``train: norm``: gamma/beta only, float32; a few KB) or
     the whole network (``train: all``, float16) with ``meta`` (network, base and train added)."""
+    import json
+
     from nst.fast.model import META_KEY
     from nst.fast.multistyle import net_arrays
     from nst.files import write_npz
-    import json
 
     arrays = net_arrays(net)
     if train == "norm":
