@@ -163,3 +163,28 @@ def test_published_style_stylizes_a_folder_like_any_model(tmp_path):
     # beside each image, which model made it (a published style is shipped: never packed as a student's own)
     records = [json.loads(p.read_text()) for p in sorted((tmp_path / "out").glob("*.model.json"))]
     assert [(r["model"], r["shipped"]) for r in records] == [("published:7", True)] * 2
+
+
+def test_tflite_export_takes_the_style_input_at_any_size(tmp_path):
+    """The published network as TFLite: inputs images (1, H, W, 3) 0..255 and style_weights (26,)."""
+    import tensorflow as tf
+
+    from nst.fast.export import export
+    from nst.fast.styles import load
+
+    interpreter = tf.lite.Interpreter(model_path=str(export("published", "tflite", tmp_path / "ms.tflite")))
+    inputs = interpreter.get_input_details()
+    image = next(d for d in inputs if len(d["shape"]) == 4)
+    style = next(d for d in inputs if len(d["shape"]) == 1)
+    assert "style_weights" in style["name"] and list(style["shape"]) == [26], inputs
+    interpreter.resize_tensor_input(image["index"], [1, 20, 28, 3])
+    interpreter.allocate_tensors()
+    x = np.random.default_rng(3).uniform(0, 255, (1, 20, 28, 3)).astype(np.float32)
+    w = np.zeros(26, np.float32)
+    w[7] = 1.0
+    interpreter.set_tensor(image["index"], x)
+    interpreter.set_tensor(style["index"], w)
+    interpreter.invoke()
+    y = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    ours, _ = load("published:7", impl="solutions")
+    np.testing.assert_allclose(y, ours(x).numpy(), atol=1e-2)

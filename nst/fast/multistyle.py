@@ -87,6 +87,8 @@ class MultiStyleNet(tf.Module):
         h, wd = shape[1], shape[2]
         ph, pw = (-h) % 4, (-wd) % 4
         x = tf.pad(images / 255.0, [[0, 0], [0, ph], [0, pw], [0, 0]], mode="REFLECT")
+        # A pad by tensors forgets every dimension; the reshape restores the channels (TFLite's conv needs them).
+        x = tf.reshape(x, tf.stack([shape[0], h + ph, wd + pw, 3]))
         y = self.forward(tf.cast(x, self.compute_dtype), w)
         return 255.0 * tf.cast(y[:, :h, :wd, :], tf.float32)
 
