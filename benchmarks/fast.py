@@ -84,21 +84,15 @@ def run(sizes=(256, 512, 1024), precisions=("float32", "bfloat16"), reps: int = 
     return rows
 
 
-def finetune(style: str = "styles/tide.jpg", init: str = "starry_night", steps: int = 300,
-             targets=(5000, 4000, 3000, 2500, 2000, 1500, 1250), window: int = 10,
-             config: str = "conf/starry_night_cpu.yml", content=("content",), seed: int = 0) -> dict:
-    """{"curves": {"random": [...], "init": [...]}, "rows": [{"target", "random_step", "random_s", "init_step",
-    "init_s"}]}: steps and seconds (training loop only) to a windowed-mean style loss <= target, None if never."""
-    from nst.fast.train import load_config, train
+def race(configs: dict, steps: int) -> dict[str, list[tuple[int, float, float]]]:
+    """Train each ``{label: TrainConfig}`` for ``steps`` (solutions/, nothing saved), one after the
+    other; per label the curve ``[(step, style loss, seconds since the first step began)]``."""
+    from nst.fast.train import train
     from nst.runtime import configure_threads
 
     configure_threads()
     curves: dict[str, list[tuple[int, float, float]]] = {}
-    for label, start in (("random", None), ("init", init)):
-        cfg = load_config(config, style_image=style, content_dir=list(content), naming=f"bench_{label}",
-                          init=start, seed=seed)
-        if start is None:
-            cfg.init = None
+    for label, cfg in configs.items():
         t0, curve = time.perf_counter(), []
 
         def record(step, losses, curve=curve, t0=t0):
@@ -108,6 +102,12 @@ def finetune(style: str = "styles/tide.jpg", init: str = "starry_night", steps: 
         curves[label] = curve
         print(f"{label}: {steps} steps in {curve[-1][2]:.0f} s, last style loss {curve[-1][1]:.0f}",
               file=sys.stderr, flush=True)
+    return curves
+
+
+def reached(curves: dict[str, list], targets, window: int) -> list[dict]:
+    """Per target, per label: the first (step, seconds) where the style loss averaged over the last
+    ``window`` steps is <= target (so step ``window`` is the earliest), or (None, None)."""
     rows = []
     for target in targets:
         row = {"target": target}
@@ -117,7 +117,24 @@ def finetune(style: str = "styles/tide.jpg", init: str = "starry_night", steps: 
                        (None, None))
             row[f"{label}_step"], row[f"{label}_s"] = hit
         rows.append(row)
-    return {"style": style, "init": init, "steps": steps, "window": window, "curves": curves, "rows": rows}
+    return rows
+
+
+def finetune(style: str = "styles/tide.jpg", init: str = "stained_glass_demo", steps: int = 300,
+             targets=(5000, 4000, 3000, 2500, 2000, 1500, 1250), window: int = 10,
+             config: str = "conf/starry_night_cpu.yml", content=("content",), seed: int = 0) -> dict:
+    """{"curves": {"random": [...], "init": [...]}, "rows": [{"target", "random_step", "random_s", "init_step",
+    "init_s"}]}: steps and seconds (training loop only) to a windowed-mean style loss <= target, None if never."""
+    from nst.fast.train import load_config
+
+    configs = {}
+    for label, start in (("random", None), ("init", init)):
+        configs[label] = load_config(config, style_image=style, content_dir=list(content), naming=f"bench_{label}",
+                                     init=start, seed=seed)
+        configs[label].init = start
+    curves = race(configs, steps)
+    return {"style": style, "init": init, "steps": steps, "window": window, "curves": curves,
+            "rows": reached(curves, targets, window)}
 
 
 def finetune_table(result: dict) -> str:
@@ -149,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="random seed (inputs are seeded anyway)")
     p.add_argument("--finetune", action="store_true",
                    help="instead: steps and time to fixed style losses, random init vs --init, side by side")
-    p.add_argument("--init", default="starry_night", help="model to fine-tune from (default the shipped starry_night)")
+    p.add_argument("--init", default="stained_glass_demo", help="Johnson model to fine-tune from (default the shipped stained_glass_demo)")
     p.add_argument("--style", default="styles/tide.jpg", help="the new style (default styles/tide.jpg)")
     p.add_argument("--steps", type=int, default=300, help="steps per run (default 300)")
     p.add_argument("--targets", type=float, nargs="+", default=[5000, 4000, 3000, 2500, 2000, 1500, 1250])

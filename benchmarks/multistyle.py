@@ -82,33 +82,20 @@ def inference_table(rows: list[dict]) -> str:
 
 def newstyle(style: str, steps: int = 200, targets=(2000, 1000, 600, 400, 300, 250, 200), window: int = 10,
              config: str = "conf/the_scream_norm.yml", content=("content",), seed: int = 0) -> dict:
-    """{"curves": {start: [(step, style, seconds)]}, "rows": [{"target", "<start>_step", "<start>_s"}]}."""
-    from nst.fast.train import load_config, train
-    from nst.runtime import configure_threads
+    """{"curves": {start: [(step, style, seconds)]}, "rows": [{"target", "<start>_step", "<start>_s"}]}
+    for the three starts of :data:`STARTS` (``benchmarks.fast.race`` and ``reached``)."""
+    from benchmarks.fast import race, reached
+    from nst.fast.train import load_config
 
-    configure_threads()
-    curves: dict[str, list] = {}
+    configs = {}
     for label, overrides in STARTS.items():
-        cfg = load_config(config, style_image=style, content_dir=list(content), naming=f"bench_{label}", seed=seed)
+        configs[label] = load_config(config, style_image=style, content_dir=list(content), naming=f"bench_{label}",
+                                     seed=seed)
         for k, v in overrides.items():
-            setattr(cfg, k, v)
-        t0, curve = time.perf_counter(), []
-        train(cfg, steps=steps, impl="solutions", save=False,
-              callback=lambda step, losses, curve=curve, t0=t0: curve.append((step, losses["style"],
-                                                                               time.perf_counter() - t0)))
-        curves[label] = curve
-        print(f"{label}: {steps} steps in {curve[-1][2]:.0f} s, last style loss {curve[-1][1]:.0f}",
-              file=sys.stderr, flush=True)
-    rows = []
-    for target in targets:
-        row = {"target": target}
-        for label, curve in curves.items():
-            hit = next(((st, sec) for i, (st, _, sec) in enumerate(curve)
-                        if i + 1 >= window and np.mean([c[1] for c in curve[i + 1 - window:i + 1]]) <= target),
-                       (None, None))
-            row[f"{label}_step"], row[f"{label}_s"] = hit
-        rows.append(row)
-    return {"style": style, "steps": steps, "window": window, "curves": curves, "rows": rows}
+            setattr(configs[label], k, v)
+    curves = race(configs, steps)
+    return {"style": style, "steps": steps, "window": window, "curves": curves,
+            "rows": reached(curves, targets, window)}
 
 
 def newstyle_table(result: dict) -> str:

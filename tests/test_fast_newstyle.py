@@ -188,3 +188,22 @@ def test_tflite_export_takes_the_style_input_at_any_size(tmp_path):
     y = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     ours, _ = load("published:7", impl="solutions")
     np.testing.assert_allclose(y, ours(x).numpy(), atol=1e-2)
+
+
+def test_newstyle_benchmark_races_the_three_starts_and_reports_when_each_reaches_a_target(tmp_path):
+    from benchmarks.multistyle import STARTS, newstyle, newstyle_table
+
+    config = _config(tmp_path)
+    yml = tmp_path / "bench.yml"
+    yml.write_text(f"style_image: {config.style_image}\nnaming: b\nimage_size: 32\nstyle_size: 48\nbatch_size: 2\n"
+                   "init: published\ntrain: norm\nlearning_rate: 1.0e-2\n")
+    out = newstyle(config.style_image, steps=2, targets=(1e30, 0), window=1, config=str(yml),
+                   content=(config.content_dir,))
+    assert list(out["curves"]) == list(STARTS) and all(len(c) == 2 for c in out["curves"].values())
+    # the norm and all starts begin from the same network (the mean published row): the same first loss
+    assert out["curves"]["norm"][0][1] == pytest.approx(out["curves"]["all"][0][1], rel=1e-5)
+    assert out["curves"]["random"][0][1] != pytest.approx(out["curves"]["norm"][0][1], rel=1e-2)
+    reached_all, never = out["rows"]
+    assert all(reached_all[f"{k}_step"] == 1 for k in STARTS) and all(never[f"{k}_step"] is None for k in STARTS)
+    table = newstyle_table(out)
+    assert "| 0 | not reached | not reached | not reached |" in table, table
