@@ -3,8 +3,9 @@
     python models/make_contact_sheet.py [--out docs/images/part2_fast_styles.jpg] [--size 512]
 
 Rows are content/ photos that no shipped model saw in training (``exclude_content`` in every
-``conf/*_cpu.yml``, checked here); the first column is the photo, then one column per model
-of ``nst fast list`` trained with a ``conf/<name>_cpu.yml`` (not the demo), each stylized at ``--size`` px on the long side (float32, strength 1).
+``conf/*_norm.yml``, checked here); the first column is the photo, then one column per model
+of ``nst fast list`` trained with a ``conf/<name>_norm.yml`` (a row of the published 26-style
+network; not the demo), each stylized at ``--size`` px on the long side (float32, strength 1).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def check_held_out(names: list[str]) -> None:
     from nst.fast.zoo import models_dir
 
     for name in names:
-        conf = REPO / "conf" / f"{name}_cpu.yml"
+        conf = REPO / "conf" / f"{name}_norm.yml"
         trained = read_model(models_dir() / f"{name}.npz")[1]["config"].get("exclude_content", [])
         if not set(HELD_OUT) <= set(trained):
             raise SystemExit(f"models/{name}.npz saw a contact-sheet photo in training")
@@ -47,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     from nst.fast.zoo import models_dir, names
     from nst.images import fit_size, load_image, resize, write_atomic
 
-    # the demo (no conf/*_cpu.yml) was trained on every content/ photo: it has its own figure
-    models = [m for m in names() if (REPO / "conf" / f"{m}_cpu.yml").is_file()]
+    # the demo (no conf/*_norm.yml) was trained on every content/ photo: it has its own figure
+    models = [m for m in names() if (REPO / "conf" / f"{m}_norm.yml").is_file()]
     check_held_out(models)
     photos = [resize(im, *fit_size(*im.shape[:2], max_size=args.size))
               for im in (load_image(REPO / "content" / n) for n in HELD_OUT)]

@@ -185,6 +185,9 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     multistyle = is_multistyle_init(config.init)
     init_weights, init_meta = (read_model(resolve_model(config.init)) if config.init and not multistyle
                                else (None, {}))
+    if init_meta.get("base") == "published":   # a row of the published network, not a Johnson network
+        raise NstError(f"init {config.init} is a style of the published 26-style network: start a new style "
+                       "with init: published (train: norm or all), or give a Johnson network to fine-tune")
     total = steps or max(1, config.epochs * len(data) // config.batch_size)
 
     style = load_image(config.style_image)

@@ -40,7 +40,7 @@ def resolve(model: str | Path) -> Path:
 
 
 def describe() -> list[dict]:
-    """One row per shipped model: name, path, style, steps (from ``init``, if any), training crop, wall minutes, MB."""
+    """One row per shipped model: name, path, style, steps (from ``init``, if any), training crop, wall minutes, bytes."""
     rows = []
     for name in names():
         path = models_dir() / f"{name}.npz"
@@ -54,7 +54,7 @@ def describe() -> list[dict]:
             init = Path(init).stem
         rows.append({"name": name, "path": path, "style": Path(str(meta.get("style_image", "?"))).name,
                      "steps": meta.get("steps"), "init": init,
-                     "crop": config.get("image_size"), "minutes": minutes, "mb": path.stat().st_size / 2**20})
+                     "crop": config.get("image_size"), "minutes": minutes, "bytes": path.stat().st_size})
     return rows
 
 
@@ -62,11 +62,12 @@ def table(rows: list[dict]) -> str:
     """``nst fast list``'s text: one line per model."""
     if not rows:
         return f"no shipped styles in {models_dir()}"
-    lines = [f"{'name':<20} {'style image':<22} {'steps':>6} {'from':<16} {'crop':>4} {'min':>5} {'MB':>4}"]
+    lines = [f"{'name':<20} {'style image':<22} {'steps':>6} {'from':<16} {'crop':>4} {'min':>5} {'size':>7}"]
     for r in rows:
         minutes = f"{r['minutes']:.0f}" if isinstance(r["minutes"], (int, float)) else "?"
+        size = f"{r['bytes'] / 2**20:.1f} MB" if r["bytes"] >= 2**20 else f"{r['bytes'] / 2**10:.0f} KB"
         lines.append(f"{r['name']:<20} {r['style']:<22} {r['steps'] or '?':>6} {r['init'] or 'random':<16} "
-                     f"{r['crop'] or '?':>4} {minutes:>5} {r['mb']:>4.1f}")
+                     f"{r['crop'] or '?':>4} {minutes:>5} {size:>7}")
     lines.append(f"use: nst fast stylize --model NAME photo.jpg   (files in {models_dir()})")
     return "\n".join(lines)
 
