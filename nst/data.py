@@ -4,19 +4,17 @@
   copies them from a local mirror), checks each decodes as an image, scales it down to
   ``max_size`` px on its long side and writes it atomically. They are never committed:
   ``styles/.gitignore`` lists them.
-* ``setup`` runs ``tools/export_content.py`` (scikit-image's CC0 / public-domain photos
-  into ``content/``) and ``tools/make_styles.py`` (procedural paintings into ``styles/``)
-  for whatever is missing.
+* ``setup`` runs ``nst.samples.photos`` (scikit-image's CC0 / public-domain photos into
+  ``content/``) and ``nst.samples.paintings`` (procedural paintings into ``styles/``) for
+  whatever is missing; both are in the installed package.
 * ``inventory`` lists what is in ``content/`` and ``styles/``.
 * ``sample_video`` makes a short clip (a slow pan and zoom across a photo) for ``nst fast stylize``.
 """
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import io
 import os
-import sys
 import tempfile
 import urllib.parse
 from dataclasses import dataclass
@@ -27,7 +25,6 @@ from nst.download import download
 from nst.errors import NstError
 from nst.images import IMAGE_SUFFIXES, write_atomic
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BASE_URL = "https://commons.wikimedia.org/wiki/Special:FilePath/"
 DEFAULT_MAX_SIZE = 1024
 JPEG_QUALITY = 92
@@ -199,29 +196,18 @@ def inventory(folder: Path) -> list[tuple[Path, tuple[int, int] | None, int]]:
     return rows
 
 
-def load_tool(name: str):
-    """Import ``tools/<name>.py`` of the source checkout (tools/ is not a package)."""
-    path = REPO / "tools" / f"{name}.py"
-    if not path.is_file():
-        raise NstError(f"{path} is missing: `nst data setup` needs the project's source checkout")
-    spec = importlib.util.spec_from_file_location(f"_nst_tools_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def setup(content: Path, styles: Path, *, seed: int = 0, force: bool = False,
           log: Callable[[str], None] = print) -> list[Path]:
     """Export the content photos and paint the generated styles, each only if missing."""
     written = []
-    exporter = load_tool("export_content")
+    from nst.samples import paintings as painter
+    from nst.samples import photos as exporter
+
     wanted = [content / f"{n}.jpg" for n in exporter.SAMPLES] + [content / "LICENSES.md"]
     if force or not all(p.exists() for p in wanted):
         written += exporter.export_content(content, log=log)
     else:
         log(f"{content}: all {len(exporter.SAMPLES)} photos present")
-    painter = load_tool("make_styles")
     missing = [n for n in painter.PAINTERS if force or not (styles / f"{n}.jpg").exists()]
     if missing:
         written += painter.make_styles(styles, seed=seed, names=missing, log=log)

@@ -6,6 +6,7 @@ paintings (the repository's own styles/*.jpg, copied under the classics' names a
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import re
 import shutil
@@ -48,7 +49,8 @@ def _no_network_settings(monkeypatch):
 
 # ----------------------------------------------------------------------------- scripts
 def test_export_content_is_deterministic_small_and_documented(tmp_path):
-    exporter = data.load_tool("export_content")
+    from nst.samples import photos as exporter
+
     a = exporter.export_content(tmp_path / "a", log=lambda _: None)
     b = exporter.export_content(tmp_path / "b", log=lambda _: None)
     assert [p.name for p in a] == [f"{n}.jpg" for n in exporter.SAMPLES] and len(a) >= 4
@@ -65,7 +67,8 @@ def test_export_content_is_deterministic_small_and_documented(tmp_path):
 
 
 def test_make_styles_same_seed_same_bytes_other_seed_differs(tmp_path):
-    painter = data.load_tool("make_styles")
+    from nst.samples import paintings as painter
+
     quiet = dict(size=96, log=lambda _: None)
     first = painter.make_styles(tmp_path / "a", seed=3, **quiet)
     again = painter.make_styles(tmp_path / "b", seed=3, **quiet)
@@ -78,7 +81,8 @@ def test_make_styles_same_seed_same_bytes_other_seed_differs(tmp_path):
 
 
 def test_committed_styles_are_painterly_and_classics_are_ignored():
-    painter = data.load_tool("make_styles")
+    from nst.samples import paintings as painter
+
     for name in painter.PAINTERS:
         path = REPO / "styles" / f"{name}.jpg"
         assert path.stat().st_size < 200 * 1024
@@ -89,6 +93,25 @@ def test_committed_styles_are_painterly_and_classics_are_ignored():
     ignored = (REPO / "styles" / ".gitignore").read_text().split()
     assert all(c.filename in ignored for c in data.CLASSICS.values())
     assert not set(painter.PAINTERS) & set(data.CLASSICS)
+
+
+def test_setup_works_from_an_installed_package_without_the_checkouts_tools(tmp_path):
+    """`nst data setup` needs only the installed package: a copy of nst/ alone, no tools/ beside it."""
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "nst", site / "nst", ignore=shutil.ignore_patterns("__pycache__"))
+    styles = tmp_path / "styles"
+    shutil.copytree(REPO / "styles", styles)
+    (styles / "tide.jpg").unlink()
+    run = subprocess.run([sys.executable, "-m", "nst", "data", "setup", "--content", str(tmp_path / "content"),
+                          "--styles", str(styles)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(site)})
+    assert run.returncode == 0, run.stderr
+    assert (styles / "tide.jpg").read_bytes() == (REPO / "styles" / "tide.jpg").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "content").iterdir()) == sorted(
+        p.name for p in (REPO / "content").iterdir())
 
 
 def test_setup_is_idempotent_and_fills_only_what_is_missing(tmp_path, capsys):
