@@ -18,7 +18,10 @@ if str(REPO) not in sys.path:  # solutions/ is not installed: it lives in the ch
 # oneDNN is TensorFlow's default on x86 Linux (and so what nst runs); set it explicitly so the
 # ceiling convolution in this process and the workers agree. Must be set before TF is imported.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nst.runtime import quiet_tensorflow
+
+quiet_tensorflow()  # as the nst commands: TensorFlow's start-up lines dropped, the device line said
 
 
 def shared_images() -> Path:

@@ -84,24 +84,38 @@ def run(sizes=(256, 512, 1024), precisions=("float32", "bfloat16"), reps: int = 
     return rows
 
 
-def race(configs: dict, steps: int) -> dict[str, list[tuple[int, float, float]]]:
+def race(configs: dict, steps: int, heldout=None, every: int = 25) -> dict[str, list[tuple[int, float, float]]]:
     """Train each ``{label: TrainConfig}`` for ``steps`` (solutions/, nothing saved), one after the
-    other; per label the curve ``[(step, style loss, seconds since the first step began)]``."""
+    other; per label the curve ``[(step, style loss, seconds since the first step began)]``.
+
+    With ``heldout`` (an :class:`nst.fast.evaluate.HeldOut`), the curve holds its mean style loss on the
+    held-out photos every ``every`` steps (and at the last) instead of the training loss, and the
+    seconds leave out the time those evaluations took."""
     from nst.fast.train import train
     from nst.runtime import configure_threads
 
     configure_threads()
     curves: dict[str, list[tuple[int, float, float]]] = {}
     for label, cfg in configs.items():
-        t0, curve = time.perf_counter(), []
+        t0, curve, spent = time.perf_counter(), [], [0.0]
 
-        def record(step, losses, curve=curve, t0=t0):
-            curve.append((step, losses["style"], time.perf_counter() - t0))
+        def probe(net, spent=spent):
+            t = time.perf_counter()
+            style = heldout(net)["mean"]["style"]
+            spent[0] += time.perf_counter() - t
+            return {"heldout_style": style}
 
-        train(cfg, steps=steps, impl="solutions", save=False, callback=record)
+        def record(step, losses, curve=curve, t0=t0, spent=spent):
+            if heldout is None:
+                curve.append((step, losses["style"], time.perf_counter() - t0))
+            elif "heldout_style" in losses:
+                curve.append((step, losses["heldout_style"], time.perf_counter() - t0 - spent[0]))
+
+        train(cfg, steps=steps, impl="solutions", save=False, callback=record,
+              probe=probe if heldout is not None else None, probe_every=every)
         curves[label] = curve
-        print(f"{label}: {steps} steps in {curve[-1][2]:.0f} s, last style loss {curve[-1][1]:.0f}",
-              file=sys.stderr, flush=True)
+        print(f"{label}: {steps} steps in {curve[-1][2]:.0f} s, last style loss {curve[-1][1]:.0f}"
+              f"{' (held out)' if heldout is not None else ''}", file=sys.stderr, flush=True)
     return curves
 
 
@@ -167,17 +181,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finetune", action="store_true",
                    help="instead: steps and time to fixed style losses, random init vs --init, side by side")
     p.add_argument("--init", default="stained_glass_demo", help="Johnson model to fine-tune from (default the shipped stained_glass_demo)")
-    p.add_argument("--style", default="styles/tide.jpg", help="the new style (default styles/tide.jpg)")
+    p.add_argument("--style", help="the new style (default: styles/tide.jpg for --finetune, the config's painting "
+                                   "for --newstyle, The Scream)")
     p.add_argument("--steps", type=int, default=300, help="steps per run (default 300)")
+    p.add_argument("--content-dir", nargs="+", default=["content"],
+                   help="folder(s) of training photos for --finetune and --newstyle (default content/)")
     p.add_argument("--targets", type=float, nargs="+", default=[5000, 4000, 3000, 2500, 2000, 1500, 1250])
     p.add_argument("--multistyle", action="store_true", help="the published network vs onnxruntime (benchmarks/multistyle.py)")
-    p.add_argument("--newstyle", action="store_true", help="with --multistyle: train norm / all / random to style-loss targets")
+    p.add_argument("--newstyle", action="store_true",
+                   help="with --multistyle: train norm / all / random to held-out style-loss targets")
+    p.add_argument("--heldout-every", type=int, default=25,
+                   help="with --newstyle: held-out style loss every N steps (0: the training loss, every step)")
     args = p.parse_args(argv)
     if args.multistyle:
         from benchmarks import multistyle
 
         if args.newstyle:
-            result = multistyle.newstyle(args.style, args.steps, seed=args.seed)
+            result = multistyle.newstyle(args.style, args.steps, seed=args.seed, heldout_every=args.heldout_every,
+                                         content=tuple(args.content_dir))
             print(multistyle.newstyle_table(result))
         else:
             result = multistyle.inference(tuple(args.sizes), args.reps, args.seed)
@@ -190,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.finetune:
         from nst.images import write_atomic
 
-        result = finetune(args.style, args.init, args.steps, tuple(args.targets), seed=args.seed)
+        result = finetune(args.style or "styles/tide.jpg", args.init, args.steps, tuple(args.targets),
+                          content=tuple(args.content_dir), seed=args.seed)
         print(finetune_table(result))
         if args.json:
             write_atomic(args.json, json.dumps(result, indent=1))

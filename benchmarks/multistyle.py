@@ -12,13 +12,16 @@ New style (``--newstyle``): one painting (``conf/the_scream_norm.yml`` and its s
 three starts for the same number of steps: ``train: norm`` from the published network (990
 numbers), ``train: all`` from the published network (lr 1e-3), and a Johnson network from
 random weights (``init: null``, lr 1e-3, the part 2 exercise); the table gives, for each style
-loss target, the first step and training seconds at which the style loss (mean of the last
-``window`` steps) is at or below it (``benchmarks.fast.finetune``'s rule).
+loss target, the first step and training seconds at which the style loss on the held-out photos
+(the config's ``exclude_content``, at 512 px, measured every 25 steps as ``nst fast eval`` does; the
+evaluations' own time left out) is at or below it (``--heldout-every 0``: the training loss, mean
+of the last ``window`` steps: ``benchmarks.fast.finetune``'s rule).
 """
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -80,21 +83,38 @@ def inference_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def newstyle(style: str, steps: int = 200, targets=(2000, 1000, 600, 400, 300, 250, 200), window: int = 10,
-             config: str = "conf/the_scream_norm.yml", content=("content",), seed: int = 0) -> dict:
+def newstyle(style: str | None = None, steps: int = 200, targets=(2000, 1000, 600, 400, 300, 250, 200, 166),
+             window: int = 1, config: str = "conf/the_scream_norm.yml", content=("content",), seed: int = 0,
+             heldout_every: int = 25, heldout_size: int = 512) -> dict:
     """{"curves": {start: [(step, style, seconds)]}, "rows": [{"target", "<start>_step", "<start>_s"}]}
-    for the three starts of :data:`STARTS` (``benchmarks.fast.race`` and ``reached``)."""
+    for the three starts of :data:`STARTS` (``benchmarks.fast.race`` and ``reached``): the mean style loss
+    on the config's held-out photos (``exclude_content``, found under ``content``) at ``heldout_size`` px
+    every ``heldout_every`` steps, as ``nst fast eval`` reports it (``heldout_every=0``: the training loss).
+    ``style``: the painting (default: the config's). The default last target, 166, is half the held-out
+    loss of the Johnson network part 2 shipped for The Scream before (333, docs/part2_fast.md)."""
     from benchmarks.fast import race, reached
+    from nst.errors import NstError
+    from nst.fast.data import find_images
+    from nst.fast.evaluate import HeldOut
     from nst.fast.train import load_config
+    from nst.images import load_image
 
     configs = {}
     for label, overrides in STARTS.items():
-        configs[label] = load_config(config, style_image=style, content_dir=list(content), naming=f"bench_{label}",
-                                     seed=seed)
+        configs[label] = load_config(config, content_dir=list(content), naming=f"bench_{label}", seed=seed,
+                                     **({"style_image": style} if style else {}))
         for k, v in overrides.items():
             setattr(configs[label], k, v)
-    curves = race(configs, steps)
-    return {"style": style, "steps": steps, "window": window, "curves": curves,
+    heldout = None
+    if heldout_every:
+        names = set(configs["norm"].exclude_content or ())
+        photos = {p.name: load_image(p) for p in find_images([Path(f) for f in content]) if p.name in names}
+        if not photos:
+            raise NstError(f"{config}: none of its held-out photos (exclude_content) is under {', '.join(content)}")
+        heldout = HeldOut(photos, load_image(configs["norm"].style_image), size=heldout_size)
+    curves = race(configs, steps, heldout, heldout_every)
+    return {"style": str(configs["norm"].style_image), "steps": steps, "window": window, "curves": curves,
+            "heldout": sorted(heldout.photos) if heldout else None, "heldout_size": heldout_size,
             "rows": reached(curves, targets, window)}
 
 

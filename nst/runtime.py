@@ -76,16 +76,22 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
         return spec
 
 
-def quiet_tensorflow(announce: bool = True) -> None:
-    """Drop TensorFlow's start-up lines (absl, oneDNN, CPU features) when it is first imported, and say which
-    devices it will run on (``announce``). Nothing happens if TensorFlow is already imported."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # later C++ INFO lines; warnings and errors still show
+def quiet_tensorflow(announce: bool = True, pixels: int | None = None) -> None:
+    """Set TensorFlow up before its first import: its C++ log level (errors only), oneDNN for this CPU and work
+    size (:func:`nst.onednn.choose`, ``pixels`` as there), its start-up lines (absl, oneDNN, CPU features)
+    dropped, and which devices it will run on said (``announce``). The environment is set even if TensorFlow
+    is already imported (child processes read it); the rest then does nothing."""
+    from nst import onednn
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ INFO and WARNING lines: our own lines say what matters
+    onednn.choose(pixels=pixels)
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlow(announce))
 
 
 def describe_devices() -> str:
-    """"GPU 0 (NVIDIA H200), CPU (16 cores)" or "CPU only (2 cores, AVX512_BF16)": what TensorFlow will use."""
+    """"GPU 0 (NVIDIA H200), CPU (16 cores)" or "CPU only (2 cores, AVX512_BF16)": what TensorFlow will use
+    (", oneDNN off" or ", oneDNN on" added where ``TF_ENABLE_ONEDNN_OPTS`` says so: :mod:`nst.onednn`)."""
     import tensorflow as tf
 
     gpus = []
@@ -95,7 +101,8 @@ def describe_devices() -> str:
         except Exception:  # noqa: BLE001 -- a description is never worth a crash
             name = gpu.name
         gpus.append(f"GPU {i} ({name})")
-    cores = f"{os.cpu_count()} cores{', AVX512_BF16' if cpu_has_bf16() else ''}"
+    onednn = {"0": ", oneDNN off", "1": ", oneDNN on"}.get(os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""), "")
+    cores = f"{os.cpu_count()} cores{', AVX512_BF16' if cpu_has_bf16() else ''}{onednn}"
     if gpus:
         return ", ".join(gpus + [f"CPU ({cores})"])
     if not _has_nvidia():

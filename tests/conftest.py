@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from nst import onednn
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+onednn.choose()  # as the commands do before TensorFlow's import (nst/onednn.py); subprocesses inherit it
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))

@@ -198,7 +198,7 @@ def test_newstyle_benchmark_races_the_three_starts_and_reports_when_each_reaches
     yml.write_text(f"style_image: {config.style_image}\nnaming: b\nimage_size: 32\nstyle_size: 48\nbatch_size: 2\n"
                    "init: published\ntrain: norm\nlearning_rate: 1.0e-2\n")
     out = newstyle(config.style_image, steps=2, targets=(1e30, 0), window=1, config=str(yml),
-                   content=(config.content_dir,))
+                   content=(config.content_dir,), heldout_every=0)
     assert list(out["curves"]) == list(STARTS) and all(len(c) == 2 for c in out["curves"].values())
     # the norm and all starts begin from the same network (the mean published row): the same first loss
     assert out["curves"]["norm"][0][1] == pytest.approx(out["curves"]["all"][0][1], rel=1e-5)
@@ -207,3 +207,26 @@ def test_newstyle_benchmark_races_the_three_starts_and_reports_when_each_reaches
     assert all(reached_all[f"{k}_step"] == 1 for k in STARTS) and all(never[f"{k}_step"] is None for k in STARTS)
     table = newstyle_table(out)
     assert "| 0 | not reached | not reached | not reached |" in table, table
+
+
+def test_newstyle_benchmark_measures_the_held_out_loss_as_nst_fast_eval_does(tmp_path):
+    """Every `heldout_every` steps and at the last, the held-out photos' mean style loss: the training
+    photos' loss is not it, and at step 0 both starts from the published network agree with `nst fast eval`."""
+    from benchmarks.multistyle import newstyle
+    from nst.fast.evaluate import load_photos, losses
+    from nst.fast.newstyle import start_network
+    from nst.images import load_image
+
+    config = _config(tmp_path)
+    yml = tmp_path / "bench.yml"
+    yml.write_text(f"style_image: {config.style_image}\nnaming: b\nimage_size: 32\nstyle_size: 48\nbatch_size: 2\n"
+                   "init: published\ntrain: norm\nlearning_rate: 1.0e-12\nexclude_content: [p2.png]\n")
+    out = newstyle(config.style_image, steps=3, targets=(1e30,), config=str(yml), content=(config.content_dir,),
+                   heldout_every=2, heldout_size=40)
+    assert out["heldout"] == ["p2.png"]
+    assert [step for step, _, _ in out["curves"]["norm"]] == [2, 3]
+    # learning rate 1e-12 for `norm`: the new row stays the mean row, so every point is the untrained network's loss
+    held = {"p2.png": load_photos([config.content_dir])["p2.png"]}
+    untrained = losses(start_network("published", "norm", "solutions"), held, load_image(config.style_image),
+                       size=40)["mean"]["style"]
+    assert [loss for _, loss, _ in out["curves"]["norm"]] == pytest.approx([untrained] * 2, rel=1e-4)

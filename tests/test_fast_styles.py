@@ -7,6 +7,7 @@ float16 and small, say how they were trained, and are documented), not for looks
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,34 @@ def test_cli_init_flag_and_yaml_key(tmp_path, init_model, capsys):
     assert f"starting from the weights of {init_model}" in out
     assert read_model(tmp_path / "models" / "mine.npz")[1]["init"] == str(init_model)
     assert not (tmp_path / "models" / "tiny.npz").exists()
+
+
+def test_fast_train_switches_onednn_on_for_small_crops_and_the_device_line_says_so(tmp_path, monkeypatch):
+    """`nst fast train` reads its crop size before TensorFlow's import: small crops switch oneDNN on (the faster
+    path there, nst/onednn.py); 512 px crops get what any command gets on this CPU (off without AVX512)."""
+    from nst import onednn
+    from nst.cli import main
+    from nst.runtime import describe_devices
+
+    config = _config(tmp_path)
+    yml = tmp_path / "tiny.yml"
+    keys = ("style_image", "naming", "model_path", "content_dir", "image_size", "style_size", "batch_size", "seed")
+    yml.write_text("".join(f"{k}: {json.dumps(getattr(config, k))}\n" for k in keys))
+    for size, pixels in ((None, 32 * 32), (512, None)):
+        expected = onednn.choose({}, pixels=pixels)   # "1" then "0" on x86 without AVX512; else None, None
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+        flags = ["--image-size", str(size), "--naming", f"at{size}"] if size else []
+        assert main(["fast", "train", "--config", str(yml), "--steps", "1", *flags]) == 0
+        assert os.environ.get("TF_ENABLE_ONEDNN_OPTS") == expected
+        assert ("oneDNN on" in describe_devices(), "oneDNN off" in describe_devices()) == (expected == "1", expected == "0")
+    # a painting over 512 px (one pass through VGG at that size, never measured with oneDNN here): the guard
+    from nst.cli import build_parser
+    from nst.cli.fast import train_pixels
+
+    big = tmp_path / "big.yml"
+    big.write_text(yml.read_text().replace("style_size: 48", "style_size: 1024"))
+    assert train_pixels(build_parser().parse_args(["fast", "train", "--config", str(yml)])) == 32 * 32
+    assert train_pixels(build_parser().parse_args(["fast", "train", "--config", str(big)])) is None
 
 
 # -- the shipped styles: by name --------------------------------------------------------------

@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.showwarning = _show_warning
-    quiet_tensorflow(announce=args.command not in ("course", "grade", "data", "weights"))
+    pixels = args.work_pixels(args) if hasattr(args, "work_pixels") else None  # read before TensorFlow's import
+    quiet_tensorflow(announce=args.command not in ("course", "grade", "data", "weights"), pixels=pixels)
     try:
         return int(args.func(args) or 0)
     except NstError as e:

@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
     t.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     t.add_argument("--seed", type=int, help="overrides the config's seed")
-    t.set_defaults(func=run_train)
+    t.set_defaults(func=run_train, work_pixels=train_pixels)
 
     s = actions.add_parser("stylize", help="stylize images, folders of images and mp4 videos with a trained model")
     s.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -75,6 +75,24 @@ def add_parser(sub) -> None:
     e.add_argument("-o", "--output", type=Path, help="output path (default: beside the model)")
     e.add_argument("--seed", type=int, default=0, help="random seed (export is deterministic)")
     e.set_defaults(func=run_export)
+
+
+def train_pixels(args) -> int | None:
+    """A training step's largest image, image_size squared (the crops; ``--image-size`` or the config's key),
+    read before TensorFlow is imported, for :func:`nst.onednn.choose`. ``None`` (unknown: guard the cliff) when
+    the config does not say, or its painting (one pass at ``style_size``) is over 512 px, the largest measured."""
+    from nst.errors import NstError
+    from nst.files import read_yaml_mapping
+
+    try:
+        data = read_yaml_mapping(args.config)
+    except NstError:
+        return None  # the command itself reports the bad config
+    size = args.image_size or data.get("image_size")
+    style_size = data.get("style_size") or size
+    if not (isinstance(size, int) and size > 0 and isinstance(style_size, int) and style_size <= 512):
+        return None
+    return size * size
 
 
 def run_train(args) -> int:

@@ -28,28 +28,42 @@ def _fit(image: np.ndarray, size: int) -> np.ndarray:
     return resize(image, *fit_size(*image.shape[:2], max_size=size)) if max(image.shape[:2]) != size else image
 
 
+class HeldOut:
+    """The losses above for any network on fixed photos and painting: the painting's Gram matrices and
+    the photos' features are computed once, so a training run can ask every few steps (benchmarks)."""
+
+    def __init__(self, photos: dict[str, np.ndarray], style: np.ndarray, *, size: int = 512,
+                 loss_model: str = "vgg16") -> None:
+        from nst.fast.train import DEFAULT_LAYERS, DEFAULT_STYLE_LAYER_WEIGHTS
+
+        self.content_layers, self.style_layers = DEFAULT_LAYERS[loss_model]
+        weights = DEFAULT_STYLE_LAYER_WEIGHTS[loss_model]
+        self.layer_weights = dict(zip(self.style_layers, weights)) if weights else None
+        self.vgg = VGGFeatures(loss_model, pooling="max")
+        self.layers = list(dict.fromkeys(self.content_layers + self.style_layers))
+        target = self.features(_fit(style, size).astype(np.float32))
+        self.grams = {l: gram_matrix(target[l]) for l in self.style_layers}
+        self.photos = {name: _fit(photo, size).astype(np.float32) for name, photo in photos.items()}
+        self.targets = {name: self.features(photo) for name, photo in self.photos.items()}
+
+    def features(self, image: np.ndarray) -> dict[str, tf.Tensor]:
+        return self.vgg.features(tf.constant(image[None] - MEAN_RGB), self.layers)
+
+    def __call__(self, net) -> dict[str, dict[str, float]]:
+        """{photo name: {"style", "content"}} and "mean" for ``net(images)`` (RGB 0..255 in and out)."""
+        out: dict[str, dict[str, float]] = {}
+        for name, photo in self.photos.items():
+            fx, fc = self.features(np.asarray(net(tf.constant(photo[None])))[0]), self.targets[name]
+            out[name] = {"style": float(style_loss(fx, self.grams, self.layer_weights)),
+                         "content": float(tf.add_n([content_loss(fx[l], fc[l]) for l in self.content_layers]))}
+        out["mean"] = {k: float(np.mean([v[k] for v in out.values()])) for k in ("style", "content")}
+        return out
+
+
 def losses(net, photos: dict[str, np.ndarray], style: np.ndarray, *, size: int = 512,
            loss_model: str = "vgg16") -> dict[str, dict[str, float]]:
     """{photo name: {"style", "content"}} and "mean" for ``net(images)`` (RGB 0..255 in and out)."""
-    from nst.fast.train import DEFAULT_LAYERS, DEFAULT_STYLE_LAYER_WEIGHTS
-
-    content_layers, style_layers = DEFAULT_LAYERS[loss_model]
-    weights = DEFAULT_STYLE_LAYER_WEIGHTS[loss_model]
-    layer_weights = dict(zip(style_layers, weights)) if weights else None
-    vgg = VGGFeatures(loss_model, pooling="max")
-    layers = list(dict.fromkeys(content_layers + style_layers))
-    feats = lambda x: vgg.features(tf.constant(x[None] - MEAN_RGB), layers)   # noqa: E731
-    target = feats(_fit(style, size).astype(np.float32))
-    grams = {l: gram_matrix(target[l]) for l in style_layers}
-    out: dict[str, dict[str, float]] = {}
-    for name, photo in photos.items():
-        photo = _fit(photo, size).astype(np.float32)
-        picture = np.asarray(net(tf.constant(photo[None])))[0]
-        fx, fc = feats(picture), feats(photo)
-        out[name] = {"style": float(style_loss(fx, grams, layer_weights)),
-                     "content": float(tf.add_n([content_loss(fx[l], fc[l]) for l in content_layers]))}
-    out["mean"] = {k: float(np.mean([v[k] for v in out.values()])) for k in ("style", "content")}
-    return out
+    return HeldOut(photos, style, size=size, loss_model=loss_model)(net)
 
 
 def load_photos(folders, exclude=()) -> dict[str, np.ndarray]:

@@ -165,7 +165,7 @@ def _split(strategy, images: tf.Tensor):
 
 def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = None,
           strategy: tf.distribute.Strategy | None = None, mixed_precision: bool = False,
-          save: bool = True, callback=None) -> dict:
+          save: bool = True, callback=None, probe=None, probe_every: int = 0) -> dict:
     """Train (or resume) and return {"step", "losses", "model", "skipped", "seconds"}.
 
     ``steps`` caps the total number of steps (default: ``epochs`` passes over the photos).
@@ -173,6 +173,8 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     bfloat16 support, e.g. A100/H100; no loss scaling needed), variables and losses in float32.
     ``callback(step, losses)`` is called after every step; a true return value stops the run
     there (checkpointed and saved as at the end); benchmarks use it to time a loss target.
+    ``probe(net)`` returns more numbers ({name: float}, e.g. held-out losses) merged into the step's
+    losses every ``probe_every`` steps and at the last one, before the callback sees them.
     """
     strategy = strategy or multi_worker_strategy() or tf.distribute.get_strategy()  # first: TF's rule for workers
     set_seed(config.seed)
@@ -259,6 +261,8 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
             losses = {k: float(v) for k, v in out.items()}
             if not np.isfinite(losses["total"]):
                 raise NstError(f"the loss became {losses['total']} at step {s}; lower learning_rate or the weights")
+            if probe is not None and (s % max(probe_every, 1) == 0 or s == total):
+                losses.update(probe(net))
             progress.update(s, losses)
             with writer.as_default(step=s):
                 if s % config.log_every == 0 or s == total:

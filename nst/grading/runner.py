@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
+from nst import onednn
 from nst.errors import NstError
 from nst.grading import integrity, probe, sandbox, workspace
 from nst.grading.blame import GRADING_ERROR
@@ -196,6 +197,7 @@ def child_env(root: Path, work: Path, settings: Settings) -> dict[str, str]:
            if not k.startswith(("PYTEST_", "NST_IMPL", "NST_GRADE", "PYTHON"))}
     env.update(NST_IMPL="assignment", PYTHONPATH=str(work), PYTHONDONTWRITEBYTECODE="1",
                PYTHONHASHSEED=str(settings.seed), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TF_CPP_MIN_LOG_LEVEL="2")
+    onednn.choose(env)  # the workers' TensorFlow as the commands' (nst/onednn.py), however the grader was started
     if settings.threads:
         n = str(settings.threads)
         env.update(OMP_NUM_THREADS=n, TF_NUM_INTRAOP_THREADS=n, TF_NUM_INTEROP_THREADS="1")
