@@ -139,7 +139,7 @@ def finetune(style: str = "styles/tide.jpg", init: str = "stained_glass_demo", s
              config: str = "conf/starry_night_cpu.yml", content=("content",), seed: int = 0) -> dict:
     """{"curves": {"random": [...], "init": [...]}, "rows": [{"target", "random_step", "random_s", "init_step",
     "init_s"}]}: steps and seconds (training loop only) to a windowed-mean style loss <= target, None if never."""
-    from nst.fast.train import load_config
+    from nst.fast.config import load_config
 
     configs = {}
     for label, start in (("random", None), ("init", init)):

@@ -94,9 +94,9 @@ def newstyle(style: str | None = None, steps: int = 200, targets=(2000, 1000, 60
     loss of the Johnson network part 2 shipped for The Scream before (333, docs/part2_fast.md)."""
     from benchmarks.fast import race, reached
     from nst.errors import NstError
+    from nst.fast.config import load_config
     from nst.fast.data import find_images
     from nst.fast.evaluate import HeldOut
-    from nst.fast.train import load_config
     from nst.images import load_image
 
     configs = {}

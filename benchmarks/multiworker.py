@@ -42,7 +42,8 @@ def _worker(args) -> dict:
     times: list[float] = []
     out = Path(args.out)
     if args.part == "fast":
-        from nst.fast.train import TrainConfig, train
+        from nst.fast.config import TrainConfig
+        from nst.fast.train import train
 
         cfg = TrainConfig(style_image=str(REPO / "styles" / "tide.jpg"), naming="bench", model_path=str(out),
                           content_dir=str(REPO / "content"), image_size=args.size, batch_size=args.batch,

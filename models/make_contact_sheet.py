@@ -23,8 +23,8 @@ HELD_OUT = ("chelsea.jpg", "coffee.jpg", "astronaut.jpg")
 
 def check_held_out(names: list[str]) -> None:
     """Every model on the sheet must have excluded every contact-sheet photo (config and model file)."""
+    from nst.fast.config import load_config
     from nst.fast.model import read_model
-    from nst.fast.train import load_config
     from nst.fast.zoo import models_dir
 
     for name in names:

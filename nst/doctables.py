@@ -12,7 +12,8 @@ from pathlib import Path
 
 from nst import gatys
 from nst.errors import NstError
-from nst.options import markdown_table
+from nst.fast.config import TrainConfig
+from nst.options import key_table, markdown_table
 
 BEGIN, END = "<!-- BEGIN GENERATED: {name} (python -m nst.doctables --write) -->", "<!-- END GENERATED: {name} -->"
 
@@ -20,7 +21,8 @@ BEGIN, END = "<!-- BEGIN GENERATED: {name} (python -m nst.doctables --write) -->
 def generated_tables() -> dict[str, tuple[Path, str]]:
     """{table name: (docs file, its generated Markdown)} for every settings class with options."""
     docs = Path(__file__).resolve().parents[1] / "docs"
-    return {"nst stylize options": (docs / "part1_gatys.md", markdown_table(gatys.Config, gatys.PRESETS))}
+    return {"nst stylize options": (docs / "part1_gatys.md", markdown_table(gatys.Config, gatys.PRESETS)),
+            "nst fast train config": (docs / "part2_fast.md", key_table(TrainConfig, "nst fast train"))}
 
 
 def _replace(text: str, name: str, table: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import numbers
 import re
 import sys
 import typing
@@ -33,18 +34,27 @@ _BOUNDS = re.compile(r"^(?:(>=|>) *(-?[\d.e+-]+)|([\[(]) *(-?[\d.e+-]+) *, *(-?[
 
 def option(default: Any, help: str, *, choices: tuple | None = None, bounds: str | None = None,
            flag: str | None | bool = True, metavar: str | None = None, what: str | None = None,
-           deprecated: tuple[str, ...] = ()) -> Any:
+           deprecated: tuple[str, ...] = (), nargs: str | None = None) -> Any:
     """A dataclass field with its command-line declaration in ``metadata``.
 
     ``flag``: True for ``--field-name``, a string for another spelling, None for no flag.
     ``what``: how an error names the bounds, when the words derived from them do not say it well.
     ``deprecated``: old spellings still accepted for one release, each with a warning.
+    ``default``: ``dataclasses.MISSING`` for a required field; a list is copied for each instance.
+    ``nargs``: argparse's, for a field that takes several words (``--content-dir A B``).
     """
     if bounds is not None and not _BOUNDS.match(bounds):
         raise ValueError(f"bad bounds {bounds!r}")
     meta = {"help": help, "choices": choices, "bounds": bounds, "flag": flag, "metavar": metavar, "what": what,
-            "deprecated": deprecated}
+            "deprecated": deprecated, "nargs": nargs}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata={"option": meta})
     return dataclasses.field(default=default, metadata={"option": meta})
+
+
+def _default(f: dataclasses.Field) -> Any:
+    """A field's default (a fresh one from its factory); ``dataclasses.MISSING`` when it is required."""
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def declared(cls) -> list[tuple[dataclasses.Field, dict]]:
@@ -87,10 +97,12 @@ def _list_of(kind: type):
 def _show(value: Any) -> str:
     if value is None:
         return "off"
+    if value is dataclasses.MISSING:
+        return "required"
     if isinstance(value, bool):
         return "on" if value else "off"
-    if isinstance(value, tuple):
-        return ",".join(_show(v) for v in value)
+    if isinstance(value, (tuple, list)):
+        return ",".join(_show(v) for v in value) if value else "none"
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
@@ -98,12 +110,14 @@ def _show(value: Any) -> str:
 
 def defaults(cls, presets: dict[str, dict] | None = None) -> dict[str, dict[str, Any]]:
     """{preset name: {field: value}}: each preset over the class defaults ({"default": ...} without presets)."""
-    base = {f.name: f.default for f, _ in declared(cls)}
+    base = {f.name: _default(f) for f, _ in declared(cls)}
     return {name: {**base, **values} for name, values in (presets or {"default": {}}).items()}
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls, presets: dict[str, dict] | None = None) -> None:
-    """One argument per option field of ``cls`` with a flag; each defaults to None (the preset decides)."""
+def add_arguments(parser: argparse.ArgumentParser, cls, presets: dict[str, dict] | None = None,
+                  default_word: str = "default") -> None:
+    """One argument per option field of ``cls`` with a flag; each defaults to None (the preset, or the
+    config file, decides). ``--help`` ends each with ``(<default_word> <value>)``."""
     table = defaults(cls, presets)
     for f, meta in declared(cls):
         flag = flag_of(f, meta)
@@ -113,10 +127,14 @@ def add_arguments(parser: argparse.ArgumentParser, cls, presets: dict[str, dict]
         values = {p: _show(v[f.name]) for p, v in table.items()}
         shown = next(iter(values.values())) if len(set(values.values())) == 1 else \
             "; ".join(f"{p}: {v}" for p, v in values.items())
-        text = f"{meta['help']} (default {shown})".replace("%", "%%")
+        text = f"{meta['help']} ({default_word} {shown})" if shown != "required" else \
+            f"{meta['help']} (required, here or in the config file)"
+        text = text.replace("%", "%%")
         kwargs: dict[str, Any] = {"help": text, "dest": f.name, "default": None}
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
+        elif meta.get("nargs"):
+            kwargs.update(nargs=meta["nargs"], metavar=_metavar(f, meta, kind, many))
         else:
             kwargs["type"] = _list_of(kind) if many else kind
             if meta["choices"]:
@@ -182,16 +200,19 @@ def _bound_words(bounds: str, kind: type, many: bool = False) -> str:
     return f"numbers {words}" if many else words
 
 
-def check(settings) -> None:
-    """Refuse the first option out of its choices or bounds: one NstError naming the option."""
+def check(settings, by: str = "flag") -> None:
+    """Refuse the first option out of its choices or bounds, or not a number where one is declared: one
+    NstError naming the option by its flag (``by="flag"``) or its field, a config file's key (``by="key"``)."""
     cls = type(settings)
     for f, meta in declared(cls):
         value = getattr(settings, f.name)
-        name = flag_of(f, meta) or f.name
+        name = (flag_of(f, meta) if by == "flag" else None) or f.name
         if value is None:
             continue
         kind, many = _kind(cls, f)
         items = value if many else (value,)
+        if kind in (int, float) and not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items):
+            raise NstError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
         if meta["choices"] and any(v not in meta["choices"] for v in items):
             raise NstError(f"{name} must be one of {', '.join(map(str, meta['choices']))}, got {value!r}")
         if meta["bounds"] and kind in (int, float):
@@ -217,4 +238,20 @@ def markdown_table(cls, presets: dict[str, dict] | None = None) -> str:
         extra = f" ({meta['what'] or _bound_words(meta['bounds'], kind, many)})" if meta["bounds"] else ""
         cells = [_show(v[f.name]).replace("|", "\\|") for v in table.values()]
         rows.append("| " + " | ".join([shown, *cells, meta["help"].replace("|", "\\|") + extra]) + " |")
+    return "\n".join(rows)
+
+
+def key_table(cls, command: str) -> str:
+    """The docs' table of a config file's keys: key, the ``command`` flag that overrides it, default, meaning."""
+    rows = ["| key | `" + command + "` flag | default | meaning |", "| --- | --- | --- | --- |"]
+    for f, meta in declared(cls):
+        flag = flag_of(f, meta)
+        extra = ""
+        if meta["bounds"]:
+            extra = f" ({meta['what'] or _bound_words(meta['bounds'], *_kind(cls, f))})"
+        if meta["choices"] and not all(str(c) in meta["help"] for c in meta["choices"]):
+            extra = f" ({' or '.join(map(str, meta['choices']))})"
+        cells = [f"`{f.name}`", f"`{flag}`" if flag else "(file only)", _show(_default(f)),
+                 meta["help"] + extra]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)

@@ -15,7 +15,7 @@ from nst.errors import NstError
 
 
 def _config(tmp_path: Path, **kw):
-    from nst.fast.train import TrainConfig
+    from nst.fast.config import TrainConfig
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)

@@ -30,7 +30,7 @@ def _photos(folder: Path, n: int = 3) -> Path:
 
 
 def _config(tmp_path: Path, **kw):
-    from nst.fast.train import TrainConfig
+    from nst.fast.config import TrainConfig
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     style = tmp_path / "style.png"
@@ -238,8 +238,8 @@ def test_models_by_name_list_and_stylize(tmp_path, init_model, monkeypatch, caps
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_is_small_documented_and_reproducible(name):
+    from nst.fast.config import load_config
     from nst.fast.model import read_model
-    from nst.fast.train import load_config
 
     path = REPO / "models" / f"{name}.npz"
     weights, meta = read_model(path)
@@ -319,7 +319,7 @@ def test_callback_stops_the_run_and_the_finetune_benchmark_compares_both_starts(
                    config=str(yml), content=(config.content_dir,))
     assert [len(out["curves"][k]) for k in ("random", "init")] == [2, 2]
     # the --init run starts from the init model: its first loss is that of a plain run from it
-    from nst.fast.train import load_config
+    from nst.fast.config import load_config
 
     first = []
     cfg = load_config(str(yml), style_image=config.style_image, content_dir=[config.content_dir], naming="b",

@@ -34,7 +34,7 @@ def _photos(folder: Path, n: int = 3, bad: bool = False) -> Path:
 
 
 def _config(tmp_path: Path, content: Path, **kw):
-    from nst.fast.train import TrainConfig
+    from nst.fast.config import TrainConfig
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     style = tmp_path / "style.png"
@@ -83,7 +83,7 @@ def test_empty_folder_is_a_clear_error(tmp_path):
 
 
 def test_config_errors(tmp_path):
-    from nst.fast.train import load_config
+    from nst.fast.config import load_config
 
     bad = tmp_path / "bad.yml"
     bad.write_text("style_image: a.jpg\nnaming: x\nstyle_wieght: 3\n")

@@ -207,8 +207,9 @@ def _fast_cluster(folder: Path, ports=None) -> list[str]:
 @pytest.fixture(scope="module")
 def fast_runs(tmp_path_factory):
     """One worker with the whole batch (here), two workers with half each (a cluster), same settings."""
+    from nst.fast.config import load_config
     from nst.fast.model import named_variables
-    from nst.fast.train import load_config, train
+    from nst.fast.train import train
     from nst.impl import load
 
     one = _fast_folder(tmp_path_factory.mktemp("fast_one"), every=STEPS)

@@ -393,7 +393,7 @@ def test_fast_stylize_records_the_model_beside_each_output(tmp_path, monkeypatch
 def test_a_trained_model_never_takes_a_shipped_models_name(tmp_path, capsys):
     from nst.cli.fast import _own_name
     from nst.errors import NstError
-    from nst.fast.train import TrainConfig
+    from nst.fast.config import TrainConfig
 
     config = TrainConfig(style_image="styles/stained_glass.jpg", naming="stained_glass_demo",
                          model_path=str(tmp_path))

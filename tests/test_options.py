@@ -95,3 +95,53 @@ def test_the_three_commands_refuse_bad_style_weights_with_the_same_line(weights,
         lines[name] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert set(map(tuple, lines.values())) == {("error: --style-weights must be non-negative and not all zero",)}, lines
     assert list(tmp_path.iterdir()) == []
+
+
+def _fast_train_parser():
+    fast = _parser()._subparsers._group_actions[0].choices["fast"]
+    return fast._subparsers._group_actions[0].choices["train"]
+
+
+def test_every_fast_train_config_key_with_a_flag_overrides_the_yaml_and_help_shows_its_default(tmp_path):
+    """`nst fast train`: the flags come from TrainConfig's declaration, so each overrides its YAML key."""
+    from nst.cli.fast import train_config
+    from nst.fast.config import TrainConfig
+
+    yml = tmp_path / "c.yml"
+    yml.write_text("style_image: s.jpg\nnaming: mine\nstyle_weight: 0.2\n")
+    given = {"style_image": "p.jpg", "naming": "other", "model_path": "m", "content_dir": ["a", "b"], "flip": True,
+             "init": "published:3", "train": "norm", "content_weight": 2.5, "style_weight": 0.5, "tv_weight": 0.0,
+             "image_size": 64, "style_size": 96, "batch_size": 2, "epochs": 5, "learning_rate": 0.01,
+             "optimizer": "sgd", "loss_model": "vgg19", "test_image": "t.jpg", "log_every": 3, "image_every": 7,
+             "checkpoint_every": 9, "seed": 4}
+    flagged = {f.name for f, meta in options.declared(TrainConfig) if options.flag_of(f, meta)}
+    assert flagged == set(given), "a new TrainConfig flag needs a value here"
+    argv = ["fast", "train", "--config", str(yml)]
+    for name, value in given.items():
+        flag = "--" + name.replace("_", "-")
+        argv += [flag] if value is True else [flag, *value] if isinstance(value, list) else [flag, str(value)]
+    config = train_config(_parser().parse_args(argv))
+    assert {name: getattr(config, name) for name in given} == given
+    # nothing given: the YAML's values, then the declared defaults
+    plain = train_config(_parser().parse_args(["fast", "train", "--config", str(yml)]))
+    assert plain == TrainConfig(style_image="s.jpg", naming="mine", style_weight=0.2)
+    help_text = " ".join(_fast_train_parser().format_help().split())
+    assert "weight of the style loss (if the config omits it: 0.01)" in help_text
+    assert "training crop side (if the config omits it: 256)" in help_text
+
+
+@pytest.mark.parametrize("yaml_line, message", [
+    ("image_size: 0", "image_size must be positive, got 0"),
+    ("style_weight: -1", "style_weight must be >= 0, got -1"),
+    ("learning_rate: abc", "learning_rate must be a number, got 'abc'"),
+    ("batch_size: 2.5x", "batch_size must be an integer, got '2.5x'"),
+    ("train: some", "train must be norm or all, got 'some'"),
+])
+def test_a_fast_train_config_is_checked_from_the_declaration_and_errors_name_the_key(tmp_path, yaml_line, message):
+    from nst.fast.config import load_config
+
+    yml = tmp_path / "c.yml"
+    yml.write_text(f"style_image: s.jpg\nnaming: mine\n{yaml_line}\n")
+    with pytest.raises(NstError) as e:
+        load_config(yml)
+    assert str(e.value) == message

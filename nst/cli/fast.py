@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nst.fast.config import TrainConfig
+from nst.options import add_arguments, declared
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("fast", help="fast style transfer: train a network per style, stylize images and video")
@@ -12,14 +15,8 @@ def add_parser(sub) -> None:
     t = actions.add_parser("train", help="train a transformation network for one style (YAML config)")
     t.add_argument("--config", type=Path, required=True, help="YAML file, e.g. conf/stained_glass.yml")
     t.add_argument("--steps", type=int, help="stop after this many steps in all (default: the config's epochs)")
-    t.add_argument("--content-dir", nargs="+", help="folder(s) of training photos (overrides content_dir)")
-    t.add_argument("--style-image", help="overrides style_image")
-    t.add_argument("--naming", help="overrides naming (the run's and the model's name)")
-    t.add_argument("--init", help="start from this trained model's weights (.npz or a shipped style's name; "
-                                  "fine-tuning: fresh optimizer, step 0); overrides init")
-    t.add_argument("--model-path", help="overrides model_path (checkpoints, logs and the model go there)")
-    t.add_argument("--batch-size", type=int, help="overrides batch_size")
-    t.add_argument("--image-size", type=int, help="overrides image_size")
+    # every config key with a flag overrides the YAML (nst.fast.config.TrainConfig declares them once)
+    add_arguments(t, TrainConfig, default_word="if the config omits it:")
     t.add_argument("--devices", type=int, default=1,
                    help="train on this many devices with MirroredStrategy (GPUs if any, else logical CPUs)")
     t.add_argument("--mixed-precision", action="store_true",
@@ -28,7 +25,6 @@ def add_parser(sub) -> None:
                                      "(else the config's cluster: section, else TF_CONFIG; distributed.md of the docs)")
     t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
     t.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
-    t.add_argument("--seed", type=int, help="overrides the config's seed")
     t.set_defaults(func=run_train, work_pixels=train_pixels)
 
     s = actions.add_parser("stylize", help="stylize images, folders of images and mp4 videos with a trained model")
@@ -89,7 +85,7 @@ def train_pixels(args) -> int | None:
     except NstError:
         return None  # the command itself reports the bad config
     size = args.image_size or data.get("image_size")
-    style_size = data.get("style_size") or size
+    style_size = args.style_size or data.get("style_size") or size
     if not (isinstance(size, int) and size > 0 and isinstance(style_size, int) and style_size <= 512):
         return None
     return size * size
@@ -97,16 +93,13 @@ def train_pixels(args) -> int | None:
 
 def run_train(args) -> int:
     from nst.errors import NstError
-    from nst.fast.train import load_config, train
+    from nst.fast.train import train
     from nst.runtime import configure_threads
 
     if args.steps is not None and args.steps <= 0:
         raise NstError(f"--steps must be positive, got {args.steps}")
     configure_threads()
-    config = load_config(args.config, content_dir=args.content_dir, style_image=args.style_image, naming=args.naming,
-                         model_path=args.model_path, batch_size=args.batch_size, image_size=args.image_size,
-                         seed=args.seed, init=args.init)
-    config = _own_name(config, given=args.naming is not None)
+    config = train_config(args)
     strategy = _cluster_strategy(args, config.cluster) or _strategy(args.devices)
     from nst.distribute import lost_worker_errors
 
@@ -118,6 +111,14 @@ def run_train(args) -> int:
     print(f"model: {result['model']}")
     print(f"tensorboard --logdir {config.run_dir / 'logs'}")
     return 0
+
+
+def train_config(args) -> TrainConfig:
+    """The YAML config (``--config``) with every config key given as a flag over it (None: not given)."""
+    from nst.fast.config import load_config
+
+    config = load_config(args.config, **{f.name: getattr(args, f.name, None) for f, _ in declared(TrainConfig)})
+    return _own_name(config, given=args.naming is not None)
 
 
 def _own_name(config, given: bool):

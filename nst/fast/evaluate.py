@@ -2,7 +2,7 @@
 
 For each photo c (resized so its longest side is ``size``), the model's picture x = f(c) and
 the painting s (longest side ``size``), with the loss network of training (VGG16; the
-default part 2 layers and layer weights, ``nst.fast.train.DEFAULT_LAYERS``):
+default part 2 layers and layer weights, ``nst.fast.config.DEFAULT_LAYERS``):
 
     style(c)   = sum_l w_l * mean((G(F_l(x)) - G(F_l(s)))^2)      (l in the style layers)
     content(c) = sum_l mean((F_l(x) - F_l(c))^2)                  (l in the content layers)
@@ -34,7 +34,7 @@ class HeldOut:
 
     def __init__(self, photos: dict[str, np.ndarray], style: np.ndarray, *, size: int = 512,
                  loss_model: str = "vgg16") -> None:
-        from nst.fast.train import DEFAULT_LAYERS, DEFAULT_STYLE_LAYER_WEIGHTS
+        from nst.fast.config import DEFAULT_LAYERS, DEFAULT_STYLE_LAYER_WEIGHTS
 
         self.content_layers, self.style_layers = DEFAULT_LAYERS[loss_model]
         weights = DEFAULT_STYLE_LAYER_WEIGHTS[loss_model]

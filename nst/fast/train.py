@@ -24,107 +24,27 @@ import dataclasses
 import json
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from nst.distribute import all_max, local_replicas, multi_worker_strategy, output_root, shard
+from nst.distribute import (
+    all_max,
+    local_replicas,
+    multi_worker_strategy,
+    output_root,
+    shard,
+)
 from nst.errors import NstError
+from nst.fast.config import TrainConfig
 from nst.fast.data import ContentImages
 from nst.fast.model import assign_weights, read_model, save_model
 from nst.fast.zoo import resolve as resolve_model
-from nst.files import read_yaml_mapping
 from nst.images import fit_size, load_image, resize, write_atomic
 from nst.impl import load as load_impl
 from nst.runtime import set_seed
 from nst.vgg import VGGFeatures
-
-# Per-layer style weights for the default layers: deeper layers have much smaller Gram
-# matrices (measured on the project's styles), so equal weights would leave only conv1.
-DEFAULT_STYLE_LAYER_WEIGHTS = {"vgg16": [1.0, 50.0, 1.0e4, 1.0e7], "vgg19": None}
-DEFAULT_LAYERS = {"vgg16": (["conv3_3"], ["conv1_2", "conv2_2", "conv3_3", "conv4_3"]),
-                  "vgg19": (["conv4_2"], ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"])}
-
-
-@dataclass
-class TrainConfig:
-    """The YAML keys (relative paths are relative to the working directory)."""
-    style_image: str
-    naming: str
-    model_path: str = "outputs/models"
-    content_dir: str | list = "content"
-    exclude_content: list = field(default_factory=list)  # file names left out (held-out photos)
-    scale_range: list | None = None        # [lo, hi]: shorter side drawn from lo..hi px before the crop
-    flip: bool = False                     # mirror half the crops left-right
-    init: str | None = None                # start from this model's weights (.npz); None = random;
-                                           # published / published:K: a new style of the published network
-    train: str = "all"                     # with init: published: norm (only the new style row) or all
-    content_weight: float = 1.0
-    style_weight: float = 0.01
-    tv_weight: float = 1e-4
-    image_size: int = 256
-    style_size: int | None = None          # longest side of the style image; None = image_size
-    batch_size: int = 4
-    epochs: int = 2
-    learning_rate: float = 1e-3
-    optimizer: str = "adam"                # adam (the paper) or sgd (plain, for tests)
-    loss_model: str = "vgg16"              # vgg16 or vgg19 (nst.weights sources)
-    content_layers: list = field(default_factory=list)   # empty = the loss model's defaults
-    style_layers: list = field(default_factory=list)
-    style_layer_weights: list | None = None
-    test_image: str | None = None          # stylized into TensorBoard every image_every steps
-    log_every: int = 10
-    image_every: int = 100
-    checkpoint_every: int = 100
-    seed: int = 0
-    cluster: dict | None = None            # {workers: [host:port, ...]}: several machines (nst.distribute)
-
-    def __post_init__(self):
-        if self.optimizer not in ("adam", "sgd"):
-            raise NstError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-        if self.loss_model not in DEFAULT_LAYERS:
-            raise NstError(f"loss_model must be vgg16 or vgg19, got {self.loss_model!r}")
-        content, style = DEFAULT_LAYERS[self.loss_model]
-        self.content_layers = list(self.content_layers or content)
-        if not self.style_layers and self.style_layer_weights is None:
-            self.style_layer_weights = DEFAULT_STYLE_LAYER_WEIGHTS[self.loss_model]
-        self.style_layers = list(self.style_layers or style)
-        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
-            raise NstError(f"style_layer_weights has {len(self.style_layer_weights)} entries for "
-                           f"{len(self.style_layers)} style layers")
-        if self.train not in ("norm", "all"):
-            raise NstError(f"train must be norm or all, got {self.train!r}")
-        if self.train == "norm" and not (self.init is not None and (str(self.init) == "published"
-                                                                      or str(self.init).startswith("published:"))):
-            raise NstError("train: norm learns a new style row of the published network: it needs init: published")
-        for key in ("image_size", "batch_size", "epochs", "log_every", "image_every", "checkpoint_every"):
-            if int(getattr(self, key)) <= 0:
-                raise NstError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.model_path) / self.naming
-
-    @property
-    def model_file(self) -> Path:
-        return Path(self.model_path) / f"{self.naming}.npz"
-
-
-def load_config(path: str | Path, **overrides) -> TrainConfig:
-    """Read a YAML config; keyword overrides (not None) win. Unknown keys are an error."""
-    path = Path(path)
-    data = read_yaml_mapping(path)
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise NstError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    missing = [k for k in ("style_image", "naming") if k not in data]
-    if missing:
-        raise NstError(f"{path}: missing key(s) {', '.join(missing)}")
-    return TrainConfig(**data)
 
 
 class _Progress:
