@@ -45,7 +45,7 @@ class TrainConfig:
     style_size: int | None = option(None, "the painting's longest side; off: image_size", bounds=">= 1")
     batch_size: int = option(4, "photos per step", bounds=">= 1")
     epochs: int = option(2, "passes over the photos (--steps stops earlier)", bounds=">= 1")
-    learning_rate: float = option(1e-3, "Adam's learning rate", bounds="> 0")
+    learning_rate: float = option(1e-3, "Adam's learning rate", bounds=">= 0")
     optimizer: str = option("adam", "adam (the paper) or sgd (plain, for tests)", choices=("adam", "sgd"))
     loss_model: str = option("vgg16", "the perceptual loss network (nst.weights sources)", choices=("vgg16", "vgg19"))
     content_layers: list = option([], "content loss layers (empty: the loss model's, VGG16 conv3_3, "
