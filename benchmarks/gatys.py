@@ -111,7 +111,7 @@ class Runner:
 
     def run(self, n: int) -> dict:
         """n iterations (L-BFGS: at most n); the losses, the iterations done, L-BFGS evaluations."""
-        from nst import optimize
+        from nst.gatys import optimize
 
         self.trace = []
         if self.variant.path == "baseline":
@@ -120,9 +120,10 @@ class Runner:
                 self._record(i + 1, losses)
             return {"iterations": n, "total": losses["total"]}
         with contextlib.redirect_stdout(sys.stderr):  # stdout is the worker's reply channel
-            optimize.run(self.model, n, on_step=self._record)
+            loop = optimize.Loop(self.model)
+            loop.run(n, on_step=self._record)
         out = {"iterations": len(self.trace), "total": self.trace[-1][2] if self.trace else float("nan")}
-        result = getattr(self.model, "lbfgs_result", None)
+        result = loop.lbfgs_result
         if result is not None:
             out["evaluations"] = int(result.nfev)
         return out

@@ -54,7 +54,8 @@ class Reached(Exception):
 
 def worker(spec: dict) -> dict:
     """Run one configuration (stages as ``gatys.stylize``); stop when the last stage reaches ``target``."""
-    from nst import gatys, images, optimize
+    from nst import gatys, images
+    from nst.gatys import optimize
     from nst.runtime import configure_threads, set_seed
     from solutions.style_transfer import StyleTransfer
 

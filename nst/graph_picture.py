@@ -1,7 +1,7 @@
 """A picture of one optimisation step's TensorFlow graph, grouped by the handout's steps.
 
 ``nst stylize`` records the graph of its first step in the run's TensorBoard log
-(:func:`nst.optimize.traced`: the GRAPHS tab). Its operations sit in top-level name scopes that
+(:func:`nst.gatys.optimize.traced`: the GRAPHS tab). Its operations sit in top-level name scopes that
 match the handout: ``input`` (the one input variable), ``vgg`` (the network), ``losses`` (content,
 style, TV, total), ``gradient_tape`` (the backward pass TensorFlow adds) and ``optimizer`` (the Adam
 update). :func:`render_graph` draws one box per scope with its operation count and an arrow for

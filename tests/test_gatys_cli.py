@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst import optimize
 from nst.cli import main
+from nst.gatys import optimize
 from nst.summaries import read_scalars
 
 REPO = Path(__file__).resolve().parents[1]

@@ -53,7 +53,7 @@ def _neural_style_losses(vgg, x, content, styles, cfg: gatys.Config) -> dict[str
 
 @pytest.mark.parametrize("overrides", [{}, {"content_weight_blend": 0.7, "style_layer_weight_exp": 2.0}])
 def test_our_reported_losses_are_neural_styles_formulas(overrides):
-    from nst import optimize
+    from nst.gatys import optimize
     from nst.images import preprocess
     from nst.vgg import VGGFeatures
     from solutions.style_transfer import StyleTransfer
@@ -173,8 +173,8 @@ def test_tensorboard_holds_the_graph_of_one_step(pair, tmp_path, optimizer, tag)
 def test_fast_preset_is_lbfgs_from_the_content_and_coarse_to_fine_runs(pair, tmp_path, capsys):
     from PIL import Image
 
-    from nst.cli.gatys import config_from_args
     from nst.cli import build_parser
+    from nst.cli.gatys import config_from_args
 
     fast = config_from_args(build_parser().parse_args(["stylize", "--preset", "neural-style-fast"]))
     assert (fast.optimizer, fast.initial, fast.style_weight, fast.normalization) == ("lbfgs", "content", 500.0,

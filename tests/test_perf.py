@@ -33,7 +33,7 @@ def _built(config: gatys.Config, h: int = 32, w: int = 32):
 
 
 def test_fifty_adam_steps_trace_the_train_step_at_most_twice():
-    from nst import optimize
+    from nst.gatys import optimize
 
     st = _built(gatys.Config(iterations=50, print_iterations=1000))
     with contextlib.redirect_stdout(io.StringIO()):
@@ -43,30 +43,34 @@ def test_fifty_adam_steps_trace_the_train_step_at_most_twice():
 
 
 def test_lbfgs_function_is_traced_once_across_runs():
-    from nst import optimize
+    from nst.gatys import optimize
 
     st = _built(gatys.Config(optimizer="lbfgs", print_iterations=1000))
+    loop = optimize.Loop(st)
     with contextlib.redirect_stdout(io.StringIO()):
-        optimize.run(st, 3)
-        fn = st._loss_and_grad
-        optimize.run(st, 3)
-    assert st._loss_and_grad is fn
+        loop.run(3)
+        fn = loop.loss_and_grad
+        loop.run(3)
+    assert loop.loss_and_grad is fn
     assert fn.experimental_get_tracing_count() == 1
-    assert st.lbfgs_result.nit >= 1
+    assert loop.lbfgs_result.nit >= 1
+    assert not any(name.startswith("_") and name.endswith(("grad", "step")) for name in vars(st)), \
+        "the loop's caches live on the Loop, not on the student's object"
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_xla_compiled_steps_match_the_plain_graph(optimizer):
-    from nst import optimize
+    from nst.gatys import optimize
 
     images = {}
     for xla in (False, True):
         st = _built(gatys.Config(optimizer=optimizer, xla=xla, print_iterations=1000))
+        loop = optimize.Loop(st)
         with contextlib.redirect_stdout(io.StringIO()):
-            images[xla] = optimize.run(st, 5).astype(np.float32)
+            images[xla] = loop.run(5).astype(np.float32)
         if optimizer == "adam":
             assert int(st.gstep.numpy()) == 5
-            assert (getattr(st, "_xla_train_step", None) is not None) == xla
+            assert (loop.xla_train_step is not None) == xla
     diff = np.abs(images[True] - images[False])  # XLA reorders float sums; L-BFGS's line search amplifies that
     assert diff.mean() < 0.5 and diff.max() <= 6.0, (diff.mean(), diff.max())
     from nst.images import deprocess

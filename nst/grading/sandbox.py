@@ -40,7 +40,7 @@ import nst
 from nst.grading import users
 
 # Trusted modules the zygote imports before any student code when a course uses TensorFlow.
-TF_PRELOAD = ("tensorflow", "keras", "nst.gatys", "nst.vgg", "nst.losses", "nst.weights", "nst.runtime",
+TF_PRELOAD = ("tensorflow", "keras", "nst.gatys", "nst.gatys.optimize", "nst.vgg", "nst.losses", "nst.weights", "nst.runtime",
               "nst.fast.train", "nst.arbitrary.networks")
 _lock = threading.Lock()
 

@@ -1,19 +1,12 @@
-"""Gatys et al. style transfer: settings, presets, image preparation, the whole run.
-
-The student-facing class (``<impl>/style_transfer.py``) computes the losses; this
-module decides everything around it: sizes, initial image, weights of layers and
-styles, and the multi-scale schedule. The optimisation loop is in :mod:`nst.optimize`.
-"""
+"""The settings of a Gatys run: :class:`Config` (every ``nst stylize`` option, declared once), the presets,
+their validation, the layer and style weights derived from them, and the multi-scale schedule."""
 from __future__ import annotations
 
 import dataclasses
-import gc
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from nst import images
 from nst.errors import NstError
@@ -197,102 +190,6 @@ def compute_dtype(config: Config):
     return dtype_of(config.precision)
 
 
-def initial_image(content: np.ndarray, styles: list[np.ndarray], config: Config) -> np.ndarray:
-    """Start point (RGB, float32): ``r * noise + (1 - r) * base``, r = ``initial_noiseblend`` (1 for "noise").
-
-    base is the content, the first style, or an image file (resized to the content). noise is
-    ``noise="uniform"``: grey 127.5 + U(-20, 20) per channel (CS20si), or ``noise="normal"``: the
-    mean pixel + N(0, 0.256), neural-style's ``tf.random_normal(shape) * 0.256`` in mean-subtracted
-    units (almost a flat grey-brown image). Drawn from ``config.seed``.
-    """
-    from nst.images import MEAN_RGB
-
-    h, w = content.shape[:2]
-    if config.initial == "content":
-        base = content
-    elif config.initial == "style":
-        base = styles[0]
-    elif config.initial == "noise":
-        base = content
-    else:
-        base = images.resize(images.load_image(config.initial, max_pixels=config.max_pixels), h, w)
-    ratio = 1.0 if config.initial == "noise" else config.initial_noiseblend
-    if not 0.0 <= ratio <= 1.0:
-        raise NstError(f"--initial-noiseblend must be in [0, 1], got {ratio}")
-    rng = np.random.default_rng(config.seed)
-    if config.noise == "normal":
-        noise = rng.normal(0.0, 0.256, size=content.shape).astype(np.float32) + MEAN_RGB.astype(np.float32)
-        return (ratio * noise + (1 - ratio) * base).astype(np.float32)
-    noise = rng.uniform(-20, 20, size=content.shape).astype(np.float32) + 127.5
-    return np.clip(ratio * noise + (1 - ratio) * base, 0, 255).astype(np.float32)
-
-
-def fit_style(style: np.ndarray, height: int, width: int, scale: float = 1.0, keep_aspect: bool = False) -> np.ndarray:
-    """The style image on the content's (height, width) canvas, at size ``scale`` relative to the content.
-
-    Default (CS20si): at scale 1 the style is resized to (height, width), its aspect ratio
-    not kept; otherwise to (height*scale, width*scale). ``keep_aspect`` (neural-style): resized
-    to width ``width*scale`` with its own aspect ratio. Then centre-cropped where larger than
-    the canvas, or mirror-tiled where smaller, so all images share one input variable without
-    changing the style's scale (the Gram matrices are means over positions, so a crop or a tile
-    changes only which strokes are counted, not their size).
-    """
-    if scale <= 0:
-        raise NstError(f"--style-scales must be positive, got {scale}")
-    sw = max(1, round(width * scale))
-    sh = max(1, round(sw * style.shape[0] / style.shape[1])) if keep_aspect else max(1, round(height * scale))
-    scaled = images.resize(style, sh, sw)
-    if (sh, sw) == (height, width):
-        return scaled
-    reps = (-(-height // sh) + 1, -(-width // sw) + 1)
-    tile = np.concatenate([scaled, scaled[::-1]], axis=0)
-    tile = np.concatenate([tile, tile[:, ::-1]], axis=1)
-    tiled = np.tile(tile, (reps[0], reps[1], 1))
-    top, left = (tiled.shape[0] - height) // 2, (tiled.shape[1] - width) // 2
-    if sh >= height:
-        top = (sh - height) // 2
-    if sw >= width:
-        left = (sw - width) // 2
-    return np.ascontiguousarray(tiled[top:top + height, left:left + width])
-
-
-def prepare_images(content_path: str, style_paths: list[str], config: Config,
-                   size: int | None = None, fraction: float = 1.0) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Load and size the content image (width or longest side, times ``fraction``), then fit each style to it."""
-    from nst.vgg import min_input_side
-
-    if not style_paths:
-        raise NstError("give at least one style image with --style")
-    content = images.load_image(content_path, max_pixels=config.max_pixels)
-    h, w = images.fit_size(*content.shape[:2], max_size=size or config.max_size,
-                           width_to=None if size else config.width)
-    if fraction != 1.0:
-        h, w = max(1, round(h * fraction)), max(1, round(w * fraction))
-    if h * w > config.max_pixels:
-        raise NstError(f"output {w}x{h} is over the pixel budget of {config.max_pixels}; use a smaller size")
-    content = images.resize(content, h, w)
-    content = images.ensure_min_size(content, min_input_side(config.style_layers + ("conv5_2",)), name=content_path)
-    h, w = content.shape[:2]
-    scales = list(config.style_scales or [1.0] * len(style_paths))
-    if len(scales) != len(style_paths):
-        raise NstError(f"{len(style_paths)} style images but {len(scales)} --style-scales")
-    styles = [fit_style(images.load_image(p, max_pixels=config.max_pixels), h, w, s, config.style_fit == "width")
-              for p, s in zip(style_paths, scales)]
-    return content, styles
-
-
-def summary_writer(config: Config):
-    import tensorflow as tf
-
-    return tf.summary.create_file_writer(config.logdir) if config.logdir else None
-
-
-def train(st, n_iters: int) -> np.ndarray:
-    from nst import optimize
-
-    return optimize.run(st, n_iters)
-
-
 def run_dir_for(content: str, styles: list[str], config: Config, root: str | Path = "outputs") -> Path:
     """``outputs/<content>-<styles>-<fingerprint>``: the same arguments give the same folder (resume)."""
     name = "-".join([Path(content).stem] + [Path(s).stem for s in styles])
@@ -311,33 +208,3 @@ def stages_of(config: Config) -> list[tuple[int | None, float, int]]:
         sizes = [(None, f) for f in (config.scale_fractions or [1.0])]
     counts = list(config.coarse_iterations or [config.iterations] * (len(sizes) - 1)) + [config.iterations]
     return [(s, f, n) for (s, f), n in zip(sizes, counts)]
-
-
-def stylize(content_path: str, style_paths: list[str], config: Config, impl: str | None = None) -> np.ndarray:
-    """The whole run: every scale in turn (each starting from the last result), checkpoints, logs."""
-    from nst import impl as impls
-    from nst.runtime import configure_threads, set_seed
-
-    configure_threads()
-    module = impls.load("style_transfer", impl)
-    stages = stages_of(config)
-    result = None
-    for i, (size, fraction, iterations) in enumerate(stages):
-        set_seed(config.seed)
-        stage = dataclasses.replace(config)
-        label = str(size) if size else f"{fraction:g}x"
-        if len(stages) > 1:
-            stage.run_dir = str(Path(config.run_dir) / f"scale{label}") if config.run_dir else None
-            stage.logdir = str(Path(config.logdir) / f"scale{label}") if config.logdir else None
-        content, styles = prepare_images(content_path, style_paths, stage, size=size, fraction=fraction)
-        st = module.StyleTransfer(content, styles, stage)
-        if result is not None:  # start from the previous scale's result, upsampled
-            st.initial_img = images.preprocess(images.resize(result.astype(np.float32), *content.shape[:2]))
-        st.build()
-        result = st.train(iterations) if iterations else images.deprocess(st.initial_img)
-        del st  # free this scale's graph and buffers before the next, larger scale builds its own
-        gc.collect()
-        if i + 1 < len(stages):
-            following = stages[i + 1][0] or f"{stages[i + 1][1]:g}x"
-            print(f"scale {label}: done, next {following}", flush=True)
-    return result

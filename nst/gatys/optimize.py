@@ -1,0 +1,273 @@
+"""The Gatys optimisation loop: Adam or L-BFGS, progress, TensorBoard, checkpoints, resume.
+
+``run(st, n)`` drives a built ``StyleTransfer`` (student or reference), through the contract
+:class:`nst.gatys.contract.StyleTransferModel`: it calls ``st.train_step()`` for Adam, or
+``st.total_loss()`` through scipy's L-BFGS-B. What the loop keeps (the XLA-compiled step, the traced
+L-BFGS function, scipy's result) lives on its own :class:`Loop`, never on the student's object.
+
+A checkpoint (``<run_dir>/checkpoint.npz``) holds the image, the optimiser's state and
+the step, so a killed run started again with the same arguments continues where it
+stopped and ends with the same image as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import io
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from nst.errors import NstError
+from nst.gatys.contract import StyleTransferModel, optional_parts
+from nst.images import MEAN_RGB, deprocess, save_image, write_atomic
+
+
+class Progress:
+    """A tqdm bar on a terminal; plain lines every ``every`` steps in logs."""
+
+    def __init__(self, total: int, initial: int, every: int, desc: str = "stylize"):
+        self.total, self.every, self.start_time, self.start_step = total, max(1, every), time.time(), initial
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="it", dynamic_ncols=True)
+
+    def update(self, step: int, losses: dict[str, float]) -> None:
+        text = " ".join(f"{k} {v:.3g}" for k, v in losses.items())
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(text, refresh=False)
+        elif step % self.every == 0 or step == self.total:
+            rate = (step - self.start_step) / max(time.time() - self.start_time, 1e-9)
+            eta = (self.total - step) / rate if rate > 0 else float("nan")
+            print(f"iteration {step}/{self.total}  {text}  {rate:.2f} it/s  eta {eta:.0f}s", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Loop:
+    """One optimisation of a built StyleTransfer ``st``, and what it keeps between :meth:`run` calls.
+
+    ``opt``, ``gstep`` and ``writer`` are the optional parts of the contract (None when absent);
+    ``xla_train_step`` and ``loss_and_grad`` are traced once per Loop; ``lbfgs_result`` is scipy's
+    OptimizeResult after an L-BFGS run (``nit`` iterations, ``nfev`` evaluations).
+    """
+
+    def __init__(self, st: StyleTransferModel):
+        self.st, self.config = st, st.config
+        self.opt, self.gstep, self.writer = optional_parts(st)
+        self.xla_train_step = None
+        self.loss_and_grad = None
+        self.lbfgs_result = None
+
+    def run(self, n_iters: int, on_step=None) -> np.ndarray:
+        """Optimise ``st.input_img`` for ``n_iters`` iterations in total; return the image as uint8 RGB.
+
+        ``on_step(step, losses)``, if given, is called after every iteration (benchmarks time it).
+        """
+        if n_iters < 0:
+            raise NstError(f"--iterations must be >= 0, got {n_iters}")
+        step = _start(self)
+        if self.config.optimizer == "lbfgs":
+            _lbfgs(self, n_iters, step, on_step)
+        elif self.config.optimizer == "adam":
+            _adam(self, n_iters, step, on_step)
+        else:
+            raise NstError(f"--optimizer must be adam or lbfgs, got {self.config.optimizer!r}")
+        if self.writer is not None:
+            self.writer.flush()
+        return deprocess(self.st.input_img.numpy())
+
+
+def run(st: StyleTransferModel, n_iters: int, on_step=None) -> np.ndarray:
+    """``Loop(st).run(n_iters, on_step)``: a fresh loop (hold a :class:`Loop` to keep its traced functions)."""
+    return Loop(st).run(n_iters, on_step)
+
+
+def _checkpoint_path(loop: Loop) -> Path | None:
+    return Path(loop.config.run_dir) / "checkpoint.npz" if loop.config.run_dir else None
+
+
+def save_checkpoint(loop: Loop, step: int) -> None:
+    """Image, optimiser state and step, written atomically."""
+    path = _checkpoint_path(loop)
+    if path is None:
+        return
+    state = {"step": np.array(step), "image": loop.st.input_img.numpy()}
+    if loop.opt is not None:
+        for i, v in enumerate(loop.opt.variables):
+            state[f"opt_{i}"] = v.numpy()
+    buf = io.BytesIO()
+    np.savez(buf, **state)
+    write_atomic(path, buf.getvalue())
+    pattern = loop.config.checkpoint_output or str(path.parent / "checkpoint_%s.png")
+    save_image(deprocess(loop.st.input_img.numpy()), pattern.replace("%s", f"{step:05d}"))
+
+
+def restore_checkpoint(loop: Loop) -> int:
+    """Load the run's checkpoint if there is one; return the step to continue from."""
+    path = _checkpoint_path(loop)
+    if path is None or not path.is_file():
+        return 0
+    with np.load(path) as z:
+        if tuple(z["image"].shape) != tuple(loop.st.input_img.shape):
+            raise NstError(f"{path} is for an image of another size; delete it to start over")
+        loop.st.input_img.assign(z["image"])
+        if loop.opt is not None:
+            for i, v in enumerate(loop.opt.variables):
+                if f"opt_{i}" in z:
+                    v.assign(z[f"opt_{i}"])
+        step = int(z["step"])
+    if loop.gstep is not None:
+        loop.gstep.assign(step)
+    print(f"resuming from {path} at iteration {step}", flush=True)
+    return step
+
+
+def _log(loop: Loop, step: int, losses: dict[str, float]) -> None:
+    if loop.writer is None:
+        return
+    with loop.writer.as_default(step=step):
+        for k, v in losses.items():
+            tf.summary.scalar(f"loss/{k}", v)
+        every = loop.config.image_iterations
+        if every and (step % every == 0 or step == 1):
+            tf.summary.image("generated", deprocess(loop.st.input_img.numpy())[None])
+
+
+def weighted(st, losses) -> dict[str, float]:
+    """The losses as neural-style reports them: content, style and tv each times its weight; total.
+
+    ``content_weight * L_content + style_weight * L_style + tv_weight * L_tv = total``, so the
+    printed and logged terms add up to the total the optimiser minimises. ``st``: anything with ``config``.
+    """
+    c = st.config
+    weights = {"content": c.content_weight, "style": c.style_weight, "tv": c.tv_weight}
+    return {k: float(v) * weights.get(k, 1.0) for k, v in losses.items()}
+
+
+def traced(loop: Loop, fn, *args, name: str = "train_step", step: int = 0):
+    """``fn(*args)``, recording the graph it runs into the run's TensorBoard log (the GRAPHS tab).
+
+    ``tf.summary.trace_on(graph=True)`` before the call, ``trace_export`` after it: one
+    optimisation step's graph (VGG, the losses, the gradient, the update) in the event file.
+    """
+    if loop.writer is None:
+        return fn(*args)
+    tf.summary.trace_on(graph=True, profiler=False)
+    try:
+        return fn(*args)
+    finally:
+        with loop.writer.as_default():
+            tf.summary.trace_export(name=name, step=step)
+
+
+def _check_finite(loop: Loop, step: int, losses: dict[str, float]) -> None:
+    if all(math.isfinite(v) for v in losses.values()):
+        return
+    ck = _checkpoint_path(loop)
+    kept = f"; the last good checkpoint is {ck}" if ck and ck.is_file() else ""
+    raise NstError(f"the loss became {losses['total']} at iteration {step}: try a smaller --learning-rate "
+                   f"(now {loop.config.learning_rate}){kept}")
+
+
+def _start(loop: Loop) -> int:
+    if loop.writer is not None:
+        with loop.writer.as_default(step=0):
+            tf.summary.text("settings", "```\n" + loop.config.to_json() + "\n```")
+    return restore_checkpoint(loop)
+
+
+def _after_step(loop: Loop, step: int, n_iters: int, losses: dict[str, float], progress: Progress,
+                on_step=None) -> None:
+    _check_finite(loop, step, losses)
+    if on_step is not None:
+        on_step(step, losses)
+    _log(loop, step, losses)
+    progress.update(step, losses)
+    every = loop.config.checkpoint_iterations
+    if every and (step % every == 0 or step == n_iters):
+        save_checkpoint(loop, step)
+
+
+def _xla_step(loop: Loop):
+    """``st.train_step`` compiled whole by XLA (the student's ``@tf.function`` re-wrapped, traced once)."""
+    if loop.xla_train_step is None:
+        fn = getattr(loop.st.train_step, "python_function", loop.st.train_step)
+        loop.xla_train_step = tf.function(fn, jit_compile=True)
+    return loop.xla_train_step
+
+
+def _adam(loop: Loop, n_iters: int, step: int, on_step=None) -> None:
+    progress = Progress(n_iters, step, loop.config.print_iterations)
+    train_step = _xla_step(loop) if loop.config.xla else loop.st.train_step
+    start = step
+    try:
+        while step < n_iters:
+            out = traced(loop, train_step, step=step) if step == start else train_step()
+            losses = weighted(loop, out)
+            step += 1
+            _after_step(loop, step, n_iters, losses, progress, on_step)
+    finally:
+        progress.close()
+
+
+def _loss_and_grad(loop: Loop):
+    """``f(x) -> (losses, dL/dx)`` for the image ``x`` as float64, traced once per Loop."""
+    if loop.loss_and_grad is None:
+        st, var = loop.st, loop.st.input_img
+
+        @tf.function(jit_compile=loop.config.xla)
+        def loss_and_grad(x):
+            with tf.name_scope("input/"):  # TensorBoard groups the graph as the handout: input, vgg, losses, ...
+                var.assign(tf.reshape(tf.cast(x, tf.float32), var.shape))
+            with tf.GradientTape() as tape:
+                losses = st.total_loss()
+            return losses, tape.gradient(losses["total"], var)
+
+        loop.loss_and_grad = loss_and_grad
+    return loop.loss_and_grad
+
+
+def _lbfgs(loop: Loop, n_iters: int, step: int, on_step=None) -> None:
+    """L-BFGS-B over the pixels (as in Gatys et al.), gradients from TensorFlow, pixels kept in [0, 255]."""
+    import scipy.optimize
+
+    var = loop.st.input_img
+    shape = var.shape
+    loss_and_grad = _loss_and_grad(loop)
+
+    progress = Progress(n_iters, step, loop.config.print_iterations)
+    state = {"step": step, "losses": {}, "first": True}
+
+    def fun(x):
+        if state.pop("first", False):
+            losses, grad = traced(loop, loss_and_grad, tf.constant(x), name="loss_and_grad", step=step)
+        else:
+            losses, grad = loss_and_grad(tf.constant(x))
+        state["losses"] = weighted(loop, losses)
+        _check_finite(loop, state["step"] + 1, state["losses"])
+        return state["losses"]["total"], grad.numpy().astype(np.float64).ravel()
+
+    def callback(xk):
+        var.assign(xk.reshape(shape).astype(np.float32))
+        state["step"] += 1
+        _after_step(loop, state["step"], n_iters, state["losses"], progress, on_step)
+
+    low = np.broadcast_to(-MEAN_RGB, shape).ravel()
+    bounds = scipy.optimize.Bounds(low, low + 255.0)
+    try:
+        if n_iters > step:
+            result = scipy.optimize.minimize(
+                fun, var.numpy().astype(np.float64).ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
+                callback=callback, options={"maxiter": n_iters - step, "maxfun": 2 * (n_iters - step) + 20})
+            var.assign(result.x.reshape(shape).astype(np.float32))
+            loop.lbfgs_result = result
+    finally:
+        progress.close()

@@ -1,0 +1,63 @@
+"""The contract between the Gatys loop and the student's class (nst/gatys/contract.py) is all the loop needs:
+a class with only those parts runs under Adam and L-BFGS, and the loop writes nothing onto it."""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+
+from nst import gatys
+from nst.gatys.contract import OPTIONAL, StyleTransferModel
+
+tf = pytest.importorskip("tensorflow")
+
+
+class OnlyTheContract:
+    """The required parts and none of the optional ones: the loss pulls every pixel towards 10."""
+
+    def __init__(self, config: gatys.Config):
+        self.config = config
+        self.input_img = tf.Variable(tf.zeros([1, 8, 8, 3]), name="in_img")
+
+    def total_loss(self) -> dict[str, tf.Tensor]:
+        content = tf.reduce_sum((self.input_img - 10.0) ** 2) / 2
+        zero = tf.zeros_like(content)
+        return {"content": content, "style": zero, "tv": zero, "total": self.config.content_weight * content}
+
+    def train_step(self) -> dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            losses = self.total_loss()
+        self.input_img.assign_sub(0.4 * tape.gradient(losses["total"], self.input_img))
+        return losses
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_the_loop_runs_a_class_with_only_the_contracts_parts_and_leaves_it_untouched(optimizer):
+    from nst.gatys import optimize
+
+    st = OnlyTheContract(gatys.Config(optimizer=optimizer, content_weight=1.0, print_iterations=1000))
+    assert isinstance(st, StyleTransferModel)
+    assert not any(hasattr(st, name) for name in OPTIONAL)
+    before, attributes = float(st.total_loss()["total"]), dict(vars(st))
+    loop = optimize.Loop(st)
+    with contextlib.redirect_stdout(io.StringIO()):
+        image = loop.run(5)
+    assert image.shape == (8, 8, 3)
+    assert float(st.total_loss()["total"]) < before / 4, "the loop optimised the image"
+    assert vars(st) == attributes, "the loop keeps its state on the Loop, never on the student's object"
+    assert (loop.lbfgs_result is not None) == (optimizer == "lbfgs")
+
+
+def test_the_reference_class_meets_the_contract_with_its_optional_parts():
+    import numpy as np
+
+    from solutions.style_transfer import StyleTransfer
+
+    rng = np.random.default_rng(0)
+    st = StyleTransfer(rng.uniform(0, 255, (32, 32, 3)), [rng.uniform(0, 255, (32, 32, 3))],
+                       gatys.Config(print_iterations=1000))
+    st.build()
+    assert isinstance(st, StyleTransferModel)
+    assert all(getattr(st, name, None) is not None or name == "writer" for name in OPTIONAL)
+    assert not isinstance(object(), StyleTransferModel)
