@@ -89,6 +89,37 @@ def test_resume_matches_an_uninterrupted_run(folders, tmp_path):
     assert (tmp_path / "whole" / "model.npz").exists() and list((tmp_path / "whole" / "tb").iterdir())
 
 
+
+@pytest.mark.slow
+def test_ctrl_c_checkpoints_the_finished_step_and_the_same_command_resumes(folders, tmp_path, monkeypatch, capsys):
+    """A real SIGINT during step 2: the step finishes and is checkpointed (checkpoint_every is far off, so
+    only the interrupt writes one), KeyboardInterrupt follows (exit 130 from the CLI), the rerun resumes."""
+    import os
+    import signal
+
+    import nst.arbitrary.train as loop
+    from solutions import arbitrary
+
+    whole = loop.train(tiny_config(folders, tmp_path / "whole", checkpoint_every=100), arbitrary, progress=False)
+    real = loop._Progress.update
+
+    def ctrl_c_at_step_2(self, step, *args):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        real(self, step, *args)
+
+    monkeypatch.setattr(loop._Progress, "update", ctrl_c_at_step_2)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(tiny_config(folders, tmp_path / "part", checkpoint_every=100), arbitrary, progress=False)
+    monkeypatch.undo()
+    assert "interrupted: checkpoint at step 2; run the same command to resume" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "Python's handler is back"
+    with np.load(tmp_path / "part" / "checkpoint.npz") as z:
+        assert int(z["__step__"]) == 2
+    rest = loop.train(tiny_config(folders, tmp_path / "part", checkpoint_every=100), arbitrary, progress=False)
+    assert rest["resumed_from"] == 2 and rest["step"] == whole["step"] == 3
+    np.testing.assert_allclose(rest["losses"]["total"], whole["losses"]["total"], rtol=1e-5)
+
 @pytest.mark.slow
 def test_two_logical_devices_match_one(folders, tmp_path):
     """MirroredStrategy over 2 logical CPUs, global batch 2 = one device with batch 2.

@@ -130,6 +130,42 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     assert list((tmp_path / "b" / "models" / "tiny" / "logs").glob("events.out.tfevents.*"))
 
 
+
+def test_ctrl_c_checkpoints_the_finished_step_and_the_same_command_resumes(tmp_path, monkeypatch, capsys):
+    """A real SIGINT inside step 2 (after the update, before the data position is stored): the step
+    finishes and is checkpointed (checkpoint_every is far off), KeyboardInterrupt follows (exit 130 from the
+    CLI), and the rerun resumes to the uninterrupted end. Raised where it landed, the checkpoint would hold
+    step 2's weights with step 1's data position, and the rerun would train on other photos."""
+    import os
+    import signal
+
+    import nst.fast.train as loop
+
+    content = _photos(tmp_path / "c", n=3)
+    whole = loop.train(_config(tmp_path / "a", content, checkpoint_every=100), steps=4, impl="solutions")
+    real, calls = loop.all_max, []
+
+    def ctrl_c_inside_step_2(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)
+
+    monkeypatch.setattr(loop, "all_max", ctrl_c_inside_step_2)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(_config(tmp_path / "b", content, checkpoint_every=100), steps=4, impl="solutions")
+    monkeypatch.undo()
+    assert "interrupted: checkpoint at step 2; run the same command to resume" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "Python's handler is back"
+    resumed = loop.train(_config(tmp_path / "b", content, checkpoint_every=100), steps=4, impl="solutions")
+    from nst.fast.model import read_model
+
+    assert read_model(resumed["model"])[1]["resumed_from"] == 2
+    assert resumed["losses"]["total"] == pytest.approx(whole["losses"]["total"], rel=1e-4)
+    a, b = _weights(whole["net"]), _weights(resumed["net"])
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
 MIRRORED = r"""
 import json, sys
 import numpy as np

@@ -25,7 +25,8 @@ import tensorflow as tf
 
 from nst.distribute import local_replicas, multi_worker_strategy, output_root, shard
 from nst.errors import NstError
-from nst.images import load_image
+from nst.images import load_image, write_atomic
+from nst.interrupt import stop_at_step_boundary
 from nst.losses import gram_matrix
 from nst.runtime import set_seed
 from nst.vgg import VGGFeatures
@@ -173,7 +174,8 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
 
     Writes ``checkpoint.npz`` every ``checkpoint_every`` steps and at the end, ``model.npz``
     (float16 weights for ``nst arbitrary stylize``) at the end, and TensorBoard logs under
-    ``tb/``. ``stop_after`` ends the run early after that many steps (simulating an interruption).
+    ``tb/``. ``stop_after`` ends the run early after that many steps (simulating an interruption). Ctrl-C
+    finishes the step in progress, checkpoints it and raises KeyboardInterrupt (:mod:`nst.interrupt`).
     Several workers: every one restores from the chief's ``checkpoint.npz`` (a shared folder);
     the others write into a scratch folder that is removed at the end.
     """
@@ -187,11 +189,13 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
     root = scratch.enter_context(output_root(out, trainer.strategy))
     chief = root == out
     root.mkdir(parents=True, exist_ok=True)
-    (root / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    write_atomic(root / "config.json", json.dumps(cfg.to_dict(), indent=2))
     writer = tf.summary.create_file_writer(str(root / "tb"))
     grid_images = [[load_image(p) for p in cfg.grid_contents], [load_image(p) for p in cfg.grid_styles]]
     bar = _Progress(start, cfg.steps, cfg.log_every, progress)
     step, losses, t0, times = start, {}, time.perf_counter(), []
+    alone = chief and shard(trainer.strategy)[1] == 1  # a cluster checkpoints together: Ctrl-C stays immediate
+    interrupt = scratch.enter_context(stop_at_step_boundary(alone))  # restored by scratch.close()
     try:
         for content, style in trainer.dataset(start):
             tick = time.perf_counter()
@@ -207,8 +211,11 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
                 if chief and grid_images[0] and grid_images[1] and (step % cfg.image_every == 0 or step == cfg.steps):
                     grid = Stylizer(trainer.model).grid(*grid_images)
                     tf.summary.image("content_x_style", grid[None], max_outputs=1)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps or interrupt.requested:
                 save_checkpoint(root / ckpt.name, trainer.model, trainer.optimizer, step, cfg.to_dict())
+            if interrupt.requested:
+                print(f"interrupted: checkpoint at step {step}; run the same command to resume", file=sys.stderr)
+                raise KeyboardInterrupt
             if stop_after is not None and step - start >= stop_after:
                 break
     finally:

@@ -5,7 +5,8 @@ code (``<impl>.fast_style``) per batch, under a ``tf.distribute`` strategy (one 
 ``MirroredStrategy`` over several: each replica takes an equal slice of the global batch).
 Every ``checkpoint_every`` steps the weights, the Adam state, the step and the data position
 are checkpointed in ``<model_path>/<naming>/checkpoints``; starting again with the same
-config resumes from the last one. ``init`` (YAML, or ``--init``) starts a new run from the
+config resumes from the last one; Ctrl-C finishes the step in progress, checkpoints it and
+stops (:mod:`nst.interrupt`). ``init`` (YAML, or ``--init``) starts a new run from the
 weights of a trained model instead of random ones (fine-tuning to a new style: a few hundred
 steps instead of tens of thousands); only the weights are taken, the optimizer starts fresh at
 step 0, and a resumed run takes everything from its checkpoint as before. ``init: published``
@@ -43,6 +44,7 @@ from nst.fast.model import assign_weights, read_model, save_model
 from nst.fast.zoo import resolve as resolve_model
 from nst.images import fit_size, load_image, resize, write_atomic
 from nst.impl import load as load_impl
+from nst.interrupt import stop_at_step_boundary
 from nst.runtime import set_seed
 from nst.vgg import VGGFeatures
 
@@ -166,6 +168,8 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     progress = _Progress(int(step), total, config.log_every)
     iterator = iter(data.dataset(int(next_index), shard=shard(strategy)))
     losses, start, t0 = {}, int(step), time.perf_counter()
+    alone = shard(strategy)[1] == 1  # a cluster checkpoints together or not at all: there Ctrl-C stays immediate
+    interrupt = scratch.enter_context(stop_at_step_boundary(save and alone))  # restored by scratch.close()
     try:
         while int(step) < total:
             try:
@@ -192,15 +196,13 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
                 if test is not None and (s % config.image_every == 0 or s == total):
                     tf.summary.image("stylized_test_image", net(test) / 255.0)
             stop = bool(callback(s, losses)) if callback is not None else False
-            if save and (s % config.checkpoint_every == 0 or s == total or stop):
+            if save and (s % config.checkpoint_every == 0 or s == total or stop or interrupt.requested):
                 manager.save(checkpoint_number=s)
+            if interrupt.requested:
+                print(f"interrupted: checkpoint at step {s}; run the same command to resume", file=sys.stderr)
+                raise KeyboardInterrupt
             if stop:
                 break
-    except KeyboardInterrupt:
-        if save and int(step) > start and shard(strategy)[1] == 1:  # a cluster saves together, or not at all
-            manager.save(checkpoint_number=int(step))
-            print(f"\ninterrupted: checkpoint at step {int(step)}; run the same command to resume", file=sys.stderr)
-        raise
     finally:
         progress.close()
         writer.flush()
