@@ -98,17 +98,18 @@ def test_ctrl_c_checkpoints_the_finished_step_and_the_same_command_resumes(folde
     import signal
 
     import nst.arbitrary.train as loop
+    from nst.progress import Progress
     from solutions import arbitrary
 
     whole = loop.train(tiny_config(folders, tmp_path / "whole", checkpoint_every=100), arbitrary, progress=False)
-    real = loop._Progress.update
+    real = Progress.update
 
     def ctrl_c_at_step_2(self, step, *args):
         if step == 2:
             os.kill(os.getpid(), signal.SIGINT)
         real(self, step, *args)
 
-    monkeypatch.setattr(loop._Progress, "update", ctrl_c_at_step_2)
+    monkeypatch.setattr(Progress, "update", ctrl_c_at_step_2)
     with pytest.raises(KeyboardInterrupt):
         loop.train(tiny_config(folders, tmp_path / "part", checkpoint_every=100), arbitrary, progress=False)
     monkeypatch.undo()

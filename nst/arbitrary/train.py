@@ -27,6 +27,7 @@ from nst.distribute import local_replicas, multi_worker_strategy, output_root, s
 from nst.errors import NstError
 from nst.images import load_image, write_atomic
 from nst.interrupt import stop_at_step_boundary
+from nst.progress import Progress
 from nst.losses import gram_matrix
 from nst.runtime import set_seed
 from nst.vgg import VGGFeatures
@@ -144,30 +145,6 @@ class Trainer:
             else worker_dataset())
 
 
-class _Progress:
-    """A tqdm bar on a terminal, plain log lines otherwise."""
-
-    def __init__(self, start: int, total: int, every: int, enabled: bool):
-        self.every, self.enabled = every, enabled
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
-
-    def update(self, step: int, losses: dict, seconds: float) -> None:
-        text = " ".join(f"{k}={v:.4g}" for k, v in losses.items())
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(text, refresh=False)
-        elif self.enabled and step % self.every == 0:
-            print(f"step {step} {text} ({seconds:.2f} s/step)", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: bool = True,
           stop_after: int | None = None) -> dict:
     """Train (or resume) into ``cfg.out_dir``; return the last losses and timings.
@@ -192,7 +169,7 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
     write_atomic(root / "config.json", json.dumps(cfg.to_dict(), indent=2))
     writer = tf.summary.create_file_writer(str(root / "tb"))
     grid_images = [[load_image(p) for p in cfg.grid_contents], [load_image(p) for p in cfg.grid_styles]]
-    bar = _Progress(start, cfg.steps, cfg.log_every, progress)
+    bar = Progress(cfg.steps, start, cfg.log_every, enabled=progress)
     step, losses, t0, times = start, {}, time.perf_counter(), []
     alone = chief and shard(trainer.strategy)[1] == 1  # a cluster checkpoints together: Ctrl-C stays immediate
     interrupt = scratch.enter_context(stop_at_step_boundary(alone))  # restored by scratch.close()
@@ -204,7 +181,7 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
             times.append(time.perf_counter() - tick)
             if not np.isfinite(losses["total"]):
                 raise NstError(f"loss became {losses['total']} at step {step}; lower learning_rate")
-            bar.update(step, losses, times[-1])
+            bar.update(step, losses)
             with writer.as_default(step=step):
                 for k, v in losses.items():
                     tf.summary.scalar(f"loss/{k}", v)

@@ -45,31 +45,9 @@ from nst.fast.zoo import resolve as resolve_model
 from nst.images import fit_size, load_image, resize, write_atomic
 from nst.impl import load as load_impl
 from nst.interrupt import stop_at_step_boundary
+from nst.progress import Progress
 from nst.runtime import set_seed
 from nst.vgg import VGGFeatures
-
-
-class _Progress:
-    """A tqdm bar on a terminal, a plain line every ``every`` steps otherwise."""
-
-    def __init__(self, start: int, total: int, every: int):
-        self.every, self.total = every, total
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-            self.bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
-
-    def update(self, step: int, losses: dict) -> None:
-        text = " ".join(f"{k}={v:.4g}" for k, v in losses.items())
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(text, refresh=False)
-        elif step % self.every == 0 or step == self.total:
-            print(f"step {step}/{self.total} {text}", flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _split(strategy, images: tf.Tensor):
@@ -165,7 +143,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
         test = load_image(config.test_image)
         test = tf.constant(resize(test, *fit_size(*test.shape[:2], max_size=config.image_size * 2))[None])
 
-    progress = _Progress(int(step), total, config.log_every)
+    progress = Progress(total, int(step), config.log_every)
     iterator = iter(data.dataset(int(next_index), shard=shard(strategy)))
     losses, start, t0 = {}, int(step), time.perf_counter()
     alone = shard(strategy)[1] == 1  # a cluster checkpoints together or not at all: there Ctrl-C stays immediate

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import io
 import math
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,32 +21,7 @@ import tensorflow as tf
 from nst.errors import NstError
 from nst.gatys.contract import StyleTransferModel, optional_parts
 from nst.images import MEAN_RGB, deprocess, save_image, write_atomic
-
-
-class Progress:
-    """A tqdm bar on a terminal; plain lines every ``every`` steps in logs."""
-
-    def __init__(self, total: int, initial: int, every: int, desc: str = "stylize"):
-        self.total, self.every, self.start_time, self.start_step = total, max(1, every), time.time(), initial
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="it", dynamic_ncols=True)
-
-    def update(self, step: int, losses: dict[str, float]) -> None:
-        text = " ".join(f"{k} {v:.3g}" for k, v in losses.items())
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(text, refresh=False)
-        elif step % self.every == 0 or step == self.total:
-            rate = (step - self.start_step) / max(time.time() - self.start_time, 1e-9)
-            eta = (self.total - step) / rate if rate > 0 else float("nan")
-            print(f"iteration {step}/{self.total}  {text}  {rate:.2f} it/s  eta {eta:.0f}s", flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+from nst.progress import Progress
 
 
 class Loop:
@@ -205,7 +178,7 @@ def _xla_step(loop: Loop):
 
 
 def _adam(loop: Loop, n_iters: int, step: int, on_step=None) -> None:
-    progress = Progress(n_iters, step, loop.config.print_iterations)
+    progress = Progress(n_iters, step, loop.config.print_iterations, label="iteration")
     train_step = _xla_step(loop) if loop.config.xla else loop.st.train_step
     start = step
     try:
@@ -243,7 +216,7 @@ def _lbfgs(loop: Loop, n_iters: int, step: int, on_step=None) -> None:
     shape = var.shape
     loss_and_grad = _loss_and_grad(loop)
 
-    progress = Progress(n_iters, step, loop.config.print_iterations)
+    progress = Progress(n_iters, step, loop.config.print_iterations, label="iteration")
     state = {"step": step, "losses": {}, "first": True}
 
     def fun(x):
