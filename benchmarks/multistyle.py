@@ -91,7 +91,7 @@ def newstyle(style: str | None = None, steps: int = 200, targets=(2000, 1000, 60
     on the config's held-out photos (``exclude_content``, found under ``content``) at ``heldout_size`` px
     every ``heldout_every`` steps, as ``nst fast eval`` reports it (``heldout_every=0``: the training loss).
     ``style``: the painting (default: the config's). The default last target, 166, is half the held-out
-    loss of the Johnson network part 2 shipped for The Scream before (333, docs/part2_fast.md)."""
+    loss of the Johnson network part 2 shipped for The Scream before (333, the docs' part 2 page)."""
     from benchmarks.fast import race, reached
     from nst.errors import NstError
     from nst.fast.config import load_config

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from nst import gatys
+from nst.arbitrary import config as arbitrary
 from nst.errors import NstError
 from nst.fast.config import TrainConfig
 from nst.options import key_table, markdown_table
@@ -22,7 +23,11 @@ def generated_tables() -> dict[str, tuple[Path, str]]:
     """{table name: (docs file, its generated Markdown)} for every settings class with options."""
     docs = Path(__file__).resolve().parents[1] / "docs"
     return {"nst stylize options": (docs / "part1_gatys.md", markdown_table(gatys.Config, gatys.PRESETS)),
-            "nst fast train config": (docs / "part2_fast.md", key_table(TrainConfig, "nst fast train"))}
+            "nst fast train config": (docs / "part2_fast.md", key_table(TrainConfig, "nst fast train")),
+            "nst arbitrary train config": (docs / "part3_arbitrary.md",
+                                           key_table(arbitrary.TrainConfig, "nst arbitrary train")),
+            "nst arbitrary train model": (docs / "part3_arbitrary.md",
+                                          key_table(arbitrary.ModelConfig, "nst arbitrary train"))}
 
 
 def _replace(text: str, name: str, table: str) -> str:

@@ -133,8 +133,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls, presets: dict[str, dict]
         kwargs: dict[str, Any] = {"help": text, "dest": f.name, "default": None}
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
-        elif meta.get("nargs"):
-            kwargs.update(nargs=meta["nargs"], metavar=_metavar(f, meta, kind, many))
+        elif meta.get("nargs"):  # --flag A B, and repeatable: --flag A --flag B
+            kwargs.update(nargs=meta["nargs"], action="extend", metavar=_metavar(f, meta, kind, many))
         else:
             kwargs["type"] = _list_of(kind) if many else kind
             if meta["choices"]:

@@ -145,3 +145,51 @@ def test_a_fast_train_config_is_checked_from_the_declaration_and_errors_name_the
     with pytest.raises(NstError) as e:
         load_config(yml)
     assert str(e.value) == message
+
+
+def test_every_arbitrary_train_key_with_a_flag_overrides_the_yaml(tmp_path):
+    """`nst arbitrary train`: the flags come from nst.arbitrary.config (TrainConfig and, under model:, ModelConfig)."""
+    from nst.arbitrary.config import ModelConfig, TrainConfig
+    from nst.cli.arbitrary import train_config
+
+    yml = tmp_path / "a.yml"
+    yml.write_text("steps: 7\nstyle_weight: 0.5\nmodel: {width: 0.5}\n")
+    given = {"out_dir": "o", "content_dirs": ["a", "b", "c"], "style_dirs": ["s"], "init": "published", "steps": 3,
+             "batch_size": 2, "crop": 64, "scale_range": (64, 80), "style_scale_range": (70, 90),
+             "learning_rate": 0.01, "optimizer": "sgd", "loss_network": "vgg19", "content_weight": 2.0,
+             "style_weight": 0.1, "tv_weight": 1.0, "mixed_precision": "bfloat16", "log_every": 3, "image_every": 4,
+             "checkpoint_every": 5, "seed": 9}
+    model = {"predictor": "inception_v3", "width": 1.0, "inception_weights": "w.h5"}
+    flags = {f.name: options.flag_of(f, meta) for cls in (TrainConfig, ModelConfig)
+             for f, meta in options.declared(cls) if options.flag_of(f, meta)}
+    assert set(flags) == set(given) | set(model), "a new flag needs a value here"
+    argv = ["arbitrary", "train", "--config", str(yml)]
+    for name, value in {**given, **model}.items():
+        if name == "content_dirs":
+            argv += ["--content-dir", "a", "b", "--content-dir", "c"]  # both spellings of several folders
+        elif isinstance(value, tuple):
+            argv += [flags[name], ",".join(map(str, value))]
+        else:
+            argv += [flags[name], *(value if isinstance(value, list) else [str(value)])]
+    config = train_config(_parser().parse_args(argv))
+    assert {name: getattr(config, name) for name in given} == given
+    assert {name: getattr(config.model, name) for name in model} == model
+    plain = train_config(_parser().parse_args(["arbitrary", "train", "--config", str(yml)]))
+    assert (plain.steps, plain.style_weight, plain.model.width, plain.seed) == (7, 0.5, 0.5, 0)
+
+
+@pytest.mark.parametrize("yaml_line, message", [
+    ("crop: 0", "crop must be positive, got 0"),
+    ("mixed_precision: fp8", "mixed_precision must be one of none, bfloat16, float16, got 'fp8'"),
+    ("scale_range: [300, 200]", "scale_range must be two sizes [lo, hi] with lo <= hi, got [300, 200]"),
+    ("style_weight: heavy", "style_weight must be a number, got 'heavy'"),
+    ("model: {width: 5}", "--width must be in (0, 4], got 5"),
+])
+def test_an_arbitrary_train_config_is_checked_from_the_declaration(tmp_path, yaml_line, message):
+    from nst.arbitrary.config import load_config
+
+    yml = tmp_path / "a.yml"
+    yml.write_text(yaml_line + "\n")
+    with pytest.raises(NstError) as e:
+        load_config(yml)
+    assert str(e.value) == message

@@ -9,18 +9,24 @@ from pathlib import Path
 
 from nst.errors import NstError
 from nst.files import read_yaml_mapping
+from nst.options import check, option
 
 PREDICTORS = ("mobilenet_v2", "inception_v3")
 
 
 @dataclasses.dataclass
 class ModelConfig:
-    """Everything needed to rebuild a model; stored with every checkpoint and export."""
-    predictor: str = "mobilenet_v2"        # the published model's; inception_v3 is the paper's
-    width: float = 0.25                    # transfer network channels x width (0.25 published, 1.0 paper)
-    inception_weights: str | None = None   # a Keras .weights.h5 / .h5 file for InceptionV3
-    embedding_dim: int = 100
-    style_size: int = 256                  # style images are resized to this longest side
+    """Everything needed to rebuild a model; stored with every checkpoint and export. Each field declared
+    once (:func:`nst.options.option`): ``nst arbitrary train``'s flags for a model trained from scratch."""
+
+    predictor: str = option("mobilenet_v2", "style prediction network: the published model's, or the paper's "
+                                            "(from scratch only)", choices=PREDICTORS)
+    width: float = option(0.25, "transfer network channels x width (0.25 published, 1.0 paper; from scratch only)",
+                          bounds="(0, 4]")
+    inception_weights: str | None = option(None, "a Keras .weights.h5 / .h5 file for --predictor inception_v3",
+                                           metavar="FILE")
+    embedding_dim: int = option(100, "size of the style embedding", bounds=">= 1", flag=None)
+    style_size: int = option(256, "style images are resized to this longest side", bounds=">= 1", flag=None)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -29,10 +35,7 @@ class ModelConfig:
         if unknown:
             raise NstError(f"unknown model setting(s): {', '.join(sorted(unknown))}")
         cfg = cls(**d)
-        if cfg.predictor not in PREDICTORS:
-            raise NstError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {cfg.predictor!r}")
-        if not 0 < float(cfg.width) <= 4:
-            raise NstError(f"model width must be in (0, 4], got {cfg.width!r}")
+        check(cfg)
         return cfg
 
     def to_dict(self) -> dict:
@@ -41,34 +44,47 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class TrainConfig:
-    out_dir: str = "outputs/arbitrary"
-    content_dirs: list[str] = dataclasses.field(default_factory=lambda: ["content"])
-    style_dirs: list[str] = dataclasses.field(default_factory=lambda: ["styles"])
-    init: str | None = None                # "published" (Magenta's model) or a model .npz to start from
-    exclude_styles: list[str] = dataclasses.field(default_factory=list)   # held out for testing
-    steps: int = 40000
-    batch_size: int = 8
-    crop: int = 256
-    scale_range: tuple[int, int] = (256, 512)
-    style_scale_range: tuple[int, int] | None = None   # for the paintings; None: scale_range
-    learning_rate: float = 1e-3
-    optimizer: str = "adam"                # adam | sgd (plain gradient descent: tests of the gradient scale)
-    loss_network: str = "vgg16"
-    content_layers: list[str] = dataclasses.field(default_factory=lambda: ["conv3_3"])
-    style_layers: list[str] = dataclasses.field(
-        default_factory=lambda: ["conv1_2", "conv2_2", "conv3_3", "conv4_3"])
-    content_weight: float = 1.0
-    style_weight: float = 3e-2
-    tv_weight: float = 0.0
-    mixed_precision: str = "none"          # none | bfloat16 (CPUs with AVX512_BF16) | float16 (GPUs)
-    devices: list[str] | None = None       # MirroredStrategy over these; None: all GPUs if > 1
-    log_every: int = 20
-    image_every: int = 500
-    checkpoint_every: int = 200
-    grid_contents: list[str] = dataclasses.field(default_factory=list)
-    grid_styles: list[str] = dataclasses.field(default_factory=list)
-    seed: int = 0
-    cluster: dict | None = None            # {workers: [host:port, ...]}: several machines (nst.distribute)
+    """The YAML keys of ``conf/arbitrary.yml`` (``model:`` a sub-mapping, :class:`ModelConfig`), each declared
+    once: ``nst arbitrary train``'s flags, their validation and the docs' key table come from here."""
+
+    out_dir: str = option("outputs/arbitrary", "output folder (checkpoint.npz, model.npz, tb/)", flag="--out",
+                          metavar="DIR")
+    content_dirs: list[str] = option(["content"], "photo folder(s), searched recursively", flag="--content-dir",
+                                     nargs="+", metavar="DIR")
+    style_dirs: list[str] = option(["styles"], "painting folder(s), searched recursively", flag="--style-dir",
+                                   nargs="+", metavar="DIR")
+    init: str | None = option(None, "start from published (Magenta's model: fine-tuning) or a model .npz",
+                              metavar="MODEL")
+    exclude_styles: list[str] = option([], "painting file names held out for testing", flag=None)
+    steps: int = option(40000, "training steps in all", bounds=">= 1")
+    batch_size: int = option(8, "photo and painting pairs per step", bounds=">= 1")
+    crop: int = option(256, "training crop side", bounds=">= 1")
+    scale_range: tuple[int, int] = option((256, 512), "the shorter side drawn from [lo, hi] px before the crop",
+                                          bounds=">= 1", metavar="LO,HI")
+    style_scale_range: tuple[int, int] | None = option(None, "the same for the paintings (off: scale_range)",
+                                                       bounds=">= 1", metavar="LO,HI")
+    learning_rate: float = option(1e-3, "Adam's learning rate", bounds="> 0")
+    optimizer: str = option("adam", "adam, or sgd (plain gradient descent: tests of the gradient scale)",
+                            choices=("adam", "sgd"))
+    loss_network: str = option("vgg16", "the perceptual loss network (nst.weights sources)",
+                               choices=("vgg16", "vgg19"))
+    content_layers: list[str] = option(["conv3_3"], "content loss layers", flag=None)
+    style_layers: list[str] = option(["conv1_2", "conv2_2", "conv3_3", "conv4_3"], "style loss layers", flag=None)
+    content_weight: float = option(1.0, "weight of the content loss", bounds=">= 0")
+    style_weight: float = option(3e-2, "weight of the style loss", bounds=">= 0")
+    tv_weight: float = option(0.0, "weight of the total-variation smoothing", bounds=">= 0")
+    mixed_precision: str = option("none", "bfloat16: CPUs with AVX512_BF16; float16: GPUs",
+                                  choices=("none", "bfloat16", "float16"))
+    devices: list[str] | None = option(None, "MirroredStrategy over these devices (off: all GPUs if > 1)",
+                                       flag=None)
+    log_every: int = option(20, "steps between log lines", bounds=">= 1")
+    image_every: int = option(500, "steps between TensorBoard grids of grid_contents x grid_styles", bounds=">= 1")
+    checkpoint_every: int = option(200, "steps between checkpoints", bounds=">= 1")
+    grid_contents: list[str] = option([], "photos of the TensorBoard grid", flag=None)
+    grid_styles: list[str] = option([], "paintings of the TensorBoard grid", flag=None)
+    seed: int = option(0, "random seed (weights, crops, order)")
+    cluster: dict | None = option(None, "{workers: [host:port, ...]}: several machines (nst.distribute; or "
+                                        "--workers)", flag=None)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
 
     def to_dict(self) -> dict:
@@ -94,16 +110,13 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
         if data.get(key) is not None:
             data[key] = tuple(data[key])
     cfg = TrainConfig(**data, model=ModelConfig.from_dict(model))
-    if cfg.mixed_precision not in ("none", "bfloat16", "float16"):
-        raise NstError(f"--mixed-precision must be none, bfloat16 or float16, got {cfg.mixed_precision!r}")
-    if cfg.optimizer not in ("adam", "sgd"):
-        raise NstError(f"optimizer must be adam or sgd, got {cfg.optimizer!r}")
-    if not cfg.learning_rate > 0:
-        raise NstError(f"learning_rate must be positive, got {cfg.learning_rate}")
+    check(cfg, by="key")
+    for key in ("scale_range", "style_scale_range"):
+        value = getattr(cfg, key)
+        if value is not None and (len(value) != 2 or value[0] > value[1]):
+            raise NstError(f"{key} must be two sizes [lo, hi] with lo <= hi, got {list(value)}")
     if cfg.init is not None and cfg.init != "published" and not Path(cfg.init).is_file():
         raise NstError(f"init: {cfg.init}: no such model file (use `published` or a model .npz)")
-    if cfg.steps < 1 or cfg.batch_size < 1:
-        raise NstError("steps and batch_size must be positive")
     return cfg
 
 

@@ -11,8 +11,10 @@ import json
 import sys
 from pathlib import Path
 
+from nst.arbitrary.config import ModelConfig, TrainConfig
 from nst.blend import parse
 from nst.errors import NstError
+from nst.options import add_arguments, declared
 
 DEFAULT_MODEL = "published"
 IMAGE_OUT = (".png", ".jpg", ".jpeg")
@@ -31,22 +33,15 @@ def add_parser(sub) -> None:
 
     t = asub.add_parser("train", help="train or fine-tune on a folder of photos and a folder of paintings")
     t.add_argument("--config", default="conf/arbitrary.yml", help="YAML settings (default conf/arbitrary.yml)")
-    t.add_argument("--out", dest="out_dir", help="output folder (checkpoint.npz, model.npz, tb/)")
-    t.add_argument("--content-dir", dest="content_dirs", action="append", help="photo folder (repeatable)")
-    t.add_argument("--style-dir", dest="style_dirs", action="append", help="painting folder (repeatable)")
-    t.add_argument("--init", help="start from `published` (Magenta's model: fine-tuning) or a model .npz")
-    t.add_argument("--steps", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--learning-rate", type=float)
-    t.add_argument("--predictor", choices=["mobilenet_v2", "inception_v3"], help="from scratch only")
-    t.add_argument("--width", type=float, help="transfer network width (0.25 published, 1.0 paper); from scratch only")
-    t.add_argument("--inception-weights", help="Keras weights file for --predictor inception_v3")
-    t.add_argument("--mixed-precision", choices=["none", "bfloat16", "float16"])
+    # every config key with a flag overrides the YAML (nst.arbitrary.config declares them once)
+    add_arguments(t, TrainConfig, default_word="if the config omits it:")
+    add_arguments(t, ModelConfig, default_word="if the config omits it:")
     t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     t.add_argument("--workers", help="train on several machines: host:port of every worker, comma-separated "
                                      "(else the config's cluster: section, else TF_CONFIG; distributed.md of the docs)")
     t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
-    common(t, seed_default=None)
+    t.add_argument("--impl", choices=["assignment", "solutions"], default=None,
+                   help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     t.set_defaults(func=run_train)
 
     e = asub.add_parser("eval", help="style loss of a model per painting, averaged over photos (lower: closer)")
@@ -88,14 +83,17 @@ def add_parser(sub) -> None:
     grid.set_defaults(func=run_grid)
 
 
-def run_train(args: argparse.Namespace) -> int:
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The YAML config (``--config``) with every key given as a flag over it (None: not given)."""
     from nst.arbitrary.config import load_config
 
-    model = {k: v for k, v in (("predictor", args.predictor), ("width", args.width),
-                               ("inception_weights", args.inception_weights)) if v}
-    cfg = load_config(args.config, out_dir=args.out_dir, content_dirs=args.content_dirs, style_dirs=args.style_dirs,
-                      steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                      mixed_precision=args.mixed_precision, seed=args.seed, init=args.init, model=model)
+    model = {f.name: getattr(args, f.name) for f, _ in declared(ModelConfig) if getattr(args, f.name, None) is not None}
+    return load_config(args.config, model=model,
+                       **{f.name: getattr(args, f.name, None) for f, _ in declared(TrainConfig)})
+
+
+def run_train(args: argparse.Namespace) -> int:
+    cfg = train_config(args)
     from nst.distribute import configure, lost_worker_errors
 
     configure(args.workers, args.worker_index, cfg.cluster)  # before TensorFlow: bad settings fail fast

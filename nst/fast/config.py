@@ -21,7 +21,7 @@ DEFAULT_LAYERS = {"vgg16": (["conv3_3"], ["conv1_2", "conv2_2", "conv3_3", "conv
 class TrainConfig:
     """The YAML keys (relative paths are relative to the working directory), each declared once
     (:func:`nst.options.option`): ``nst fast train``'s override flags, their validation and the docs'
-    key table (docs/part2_fast.md, ``python -m nst.doctables``) come from here."""
+    key table (the docs' part 2 page, ``python -m nst.doctables``) come from here."""
 
     style_image: str = option(MISSING, "the painting (a file, a shipped style's name or a URL)")
     naming: str = option(MISSING, "the run's and the model's name")
