@@ -2,7 +2,7 @@
 
 A subclass sets ``max_size``, ``batch_size`` and ``tag`` (the name suffix of outputs) and
 implements ``stylize(images)``: (B, H, W, 3) RGB 0..255 float32 -> the same shape.
-``run(inputs, outdir)`` plans every output first (so a bad input fails before any work),
+``run(inputs, output)`` plans every output first (a folder, or one image path) (so a bad input fails before any work),
 then writes each image or mp4 (input fps and frame count, :mod:`nst.video`) atomically.
 """
 from __future__ import annotations
@@ -15,7 +15,14 @@ import numpy as np
 from PIL import Image
 
 from nst.errors import NstError
-from nst.images import IMAGE_SUFFIXES, fit_size, load_image, resize, save_image
+from nst.images import (
+    IMAGE_SUFFIXES,
+    check_output_image,
+    fit_size,
+    load_image,
+    resize,
+    save_image,
+)
 from nst.video import VIDEO_SUFFIXES, VideoWriter, batches, even_size, read_video
 
 
@@ -56,9 +63,9 @@ class MediaStylizer:
             raise NstError(f"{src}: no frames could be read")
         return dest
 
-    def run(self, inputs: Sequence[str | Path], outdir: str | Path, max_frames: int | None = None) -> Iterator[Path]:
-        """Stylize every input (images, videos, folders of them) into ``outdir``; yield each output."""
-        jobs = plan(inputs, outdir, self.tag)
+    def run(self, inputs: Sequence[str | Path], output: str | Path, max_frames: int | None = None) -> Iterator[Path]:
+        """Stylize every input (images, videos, folders of them) into ``output`` (:func:`plan`); yield each output."""
+        jobs = plan(inputs, output, self.tag)
         for src, dest in jobs:
             if src.suffix.lower() in VIDEO_SUFFIXES:
                 yield self.stylize_video(src, dest, max_frames)
@@ -67,14 +74,30 @@ class MediaStylizer:
 
 
 
-def plan(inputs: Sequence[str | Path], outdir: str | Path, tag: str) -> list[tuple[Path, Path]]:
-    """(source, destination) pairs, all checked before any work: a bad input fails fast."""
-    outdir = Path(outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise NstError(f"-o {outdir}: exists and is not a folder")
-    blocked = next((p for p in outdir.parents if p.exists() and not p.is_dir()), None)
+OUTPUT_IMAGE = (".png", ".jpg", ".jpeg")   # -o ending in one of these: that file, for one input image
+
+
+def plan(inputs: Sequence[str | Path], output: str | Path, tag: str) -> list[tuple[Path, Path]]:
+    """(source, destination) pairs, all checked before any work: a bad input fails fast.
+
+    ``output`` is a folder (each input ``x.jpg`` becomes ``<output>/x_<tag>.jpg``, a video ``.mp4``)
+    or, for exactly one input image, an image path ending in .png or .jpg (the same ``-o`` for
+    ``nst stylize``, ``nst fast stylize`` and ``nst arbitrary stylize``).
+    """
+    output = Path(output)
+    if output.suffix.lower() in OUTPUT_IMAGE:
+        sources = [Path(p) for p in inputs]
+        if len(sources) != 1 or sources[0].is_dir() or sources[0].suffix.lower() not in IMAGE_SUFFIXES:
+            raise NstError(f"-o {output}: an image path takes exactly one input image; give a folder instead")
+        if not sources[0].is_file():
+            raise NstError(f"{sources[0]}: no such file or folder")
+        check_output_image(output)
+        return [(sources[0], output)]
+    if output.exists() and not output.is_dir():
+        raise NstError(f"-o {output}: exists and is not a folder")
+    blocked = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
     if blocked is not None:
-        raise NstError(f"-o {outdir}: {blocked} is a file, not a folder")
+        raise NstError(f"-o {output}: {blocked} is a file, not a folder")
     known = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     files: list[Path] = []
     for item in map(Path, inputs):
@@ -93,7 +116,7 @@ def plan(inputs: Sequence[str | Path], outdir: str | Path, tag: str) -> list[tup
     for src in files:
         suffix = ".mp4" if src.suffix.lower() in VIDEO_SUFFIXES else (
             src.suffix if src.suffix.lower() in {".jpg", ".jpeg", ".png"} else ".png")
-        jobs.append((src, outdir / f"{src.stem}_{tag}{suffix}"))
+        jobs.append((src, output / f"{src.stem}_{tag}{suffix}"))
     return jobs
 
 

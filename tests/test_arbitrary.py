@@ -86,7 +86,7 @@ def test_resume_matches_an_uninterrupted_run(folders, tmp_path):
         for k in a.files:
             if k != "__config__":
                 np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
-    assert (tmp_path / "whole" / "model.npz").exists() and list((tmp_path / "whole" / "tb").iterdir())
+    assert (tmp_path / "whole" / "model.npz").exists() and list((tmp_path / "whole" / "logs").iterdir())
 
 
 

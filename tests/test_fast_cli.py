@@ -174,6 +174,8 @@ def _cli(*args, cwd=REPO):
     (["stylize", "--model", "{tmp}/missing.npz", "{tmp}/x.png", "-o", "{tmp}/out"], "no such model"),
     (["stylize", "--model", "{model}", "{tmp}/x.png", "{tmp}/notes.txt", "-o", "{tmp}/out"], "unknown file type"),
     (["stylize", "--model", "{model}", "--strength", "2", "{tmp}/x.png", "-o", "{tmp}/out"], "strength"),
+    (["stylize", "--model", "{model}", "{tmp}/x.png", "{tmp}/x.png", "-o", "{tmp}/out.jpg"], "exactly one input image"),
+    (["stylize", "--model", "{model}", "{tmp}/x.png", "-o", "{tmp}/notes.txt/out.png"], "is a file, not a folder"),
     (["train", "--config", "{tmp}/missing.yml"], "no such config"),
     (["train", "--config", "{tmp}/empty.yml", "--content-dir", "{tmp}/empty"], "no images"),
     (["export", "--model", "{tmp}/notes.txt"], "not a model file"),
@@ -217,3 +219,15 @@ def test_cli_stylize_writes_the_output(model_file, tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = Path(proc.stdout.strip().splitlines()[-1])
     assert out.is_file() and Image.open(out).size == (36, 28)
+
+
+def test_cli_stylize_one_image_to_an_image_path_as_the_other_stylize_commands_do(model_file, tmp_path, capsys):
+    """``-o photo_out.png`` (one input image) writes that file, as ``nst stylize`` and ``nst arbitrary stylize`` do."""
+    from nst.cli import main
+
+    src = _image(tmp_path / "photo.jpg", 36, 28)
+    assert main(["fast", "stylize", "--model", str(model_file), str(src), "-o", str(tmp_path / "mine" / "out.png")]) == 0
+    out = tmp_path / "mine" / "out.png"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
+    assert Image.open(out).size == (36, 28) and Image.open(out).format == "PNG"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out.png", "out.png.model.json"]

@@ -114,7 +114,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     first = train(_config(tmp_path / "b", content), steps=2, impl="solutions")
     assert first["step"] == 2
     computed: list[int] = []
-    resumed = train(_config(tmp_path / "b", content), steps=4, impl="solutions",  # picks up ckpt-2
+    resumed = train(_config(tmp_path / "b", content), steps=4, impl="solutions",  # picks up checkpoint.npz (step 2)
                     callback=lambda step, losses: computed.append(step))
     assert resumed["step"] == 4
     # A seeded restart from scratch ends with the same weights: the steps prove it resumed.

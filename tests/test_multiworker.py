@@ -258,16 +258,17 @@ def test_only_the_fast_chief_writes(fast_runs):
     assert "model: None" in fast_runs["logs"][1] and "model: models/tiny.npz" in fast_runs["logs"][0]
     assert sorted(p.name for p in (folder / "models").iterdir()) == ["tiny", "tiny.npz"]
     assert len(list((folder / "models" / "tiny" / "logs").glob("events.out.tfevents.*"))) == 1
-    assert (folder / "models" / "tiny" / "checkpoints" / f"ckpt-{STEPS}.index").is_file()
+    assert _latest_checkpoint(folder) == STEPS
     assert _scratch_left(folder) == [], "the other worker's scratch folder is removed"
 
 
 def _latest_checkpoint(folder: Path) -> int:
-    state = folder / "models" / "tiny" / "checkpoints" / "checkpoint"
-    if not state.is_file():
+    """The step of the chief's checkpoint.npz (0 before the first; written atomically, so never half-read)."""
+    path = folder / "models" / "tiny" / "checkpoint.npz"
+    if not path.is_file():
         return 0
-    first = state.read_text().splitlines()[0]  # model_checkpoint_path: "ckpt-N"
-    return int(first.rsplit("-", 1)[1].strip('"'))
+    with np.load(path) as saved:
+        return int(saved["__step__"])
 
 
 @pytest.mark.slow
@@ -339,7 +340,7 @@ def test_two_arbitrary_workers_take_the_one_worker_step(tmp_path):
     from solutions import arbitrary
 
     one, two = _arbitrary_folder(tmp_path / "one"), _arbitrary_folder(tmp_path / "two")
-    procs = _start(["arbitrary", "train", "--config", "cfg.yml", "--out", "out"], two, _free_ports(2), use_flags=False)
+    procs = _start(["arbitrary", "train", "--config", "cfg.yml", "--run-dir", "out"], two, _free_ports(2), use_flags=False)
     cwd = os.getcwd()
     os.chdir(one)
     try:  # meanwhile, the one-worker run here
@@ -356,7 +357,7 @@ def test_two_arbitrary_workers_take_the_one_worker_step(tmp_path):
     logs = _finish(procs, two)
     results = [json.loads(log.strip().splitlines()[-1]) for log in logs]
     assert results[0]["losses"] == results[1]["losses"], "both workers report the same global losses"
-    assert sorted(p.name for p in (two / "out").iterdir()) == ["checkpoint.npz", "config.json", "model.npz", "tb"]
+    assert sorted(p.name for p in (two / "out").iterdir()) == ["checkpoint.npz", "config.json", "logs", "model.npz"]
     assert _scratch_left(two) == [], "the other worker's scratch folder is removed"
     with np.load(one / "out" / "checkpoint.npz") as a, np.load(two / "out" / "checkpoint.npz") as b:
         assert set(a.files) == set(b.files)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -128,6 +129,21 @@ def test_every_fast_train_config_key_with_a_flag_overrides_the_yaml_and_help_sho
     help_text = " ".join(_fast_train_parser().format_help().split())
     assert "weight of the style loss (if the config omits it: 0.01)" in help_text
     assert "training crop side (if the config omits it: 256)" in help_text
+
+
+def test_fast_train_takes_the_run_folder_as_the_other_commands_do(tmp_path):
+    """`nst fast train --run-dir runs/tide` = model_path runs, naming tide (nst stylize and nst arbitrary train
+    spell their run folder --run-dir too); with --model-path or --naming as well it is one error line."""
+    from nst.cli.fast import train_config
+    from nst.errors import NstError
+
+    yml = tmp_path / "c.yml"
+    yml.write_text("style_image: s.jpg\nnaming: mine\n")
+    config = train_config(_parser().parse_args(["fast", "train", "--config", str(yml), "--run-dir", "runs/tide"]))
+    assert (config.model_path, config.naming, config.run_dir) == ("runs", "tide", Path("runs/tide"))
+    assert config.model_file == Path("runs/tide.npz")
+    with pytest.raises(NstError, match="^--run-dir sets model_path and naming: give it or them, not both$"):
+        train_config(_parser().parse_args(["fast", "train", "--config", str(yml), "--run-dir", "r/t", "--naming", "x"]))
 
 
 @pytest.mark.parametrize("yaml_line, message", [

@@ -1,9 +1,9 @@
 """Checkpoints (weights + optimizer + step, for resuming) and exported models (weights only).
 
-Both are single ``.npz`` files written atomically. Weights are keyed by their Keras path
-without the model's own name (``transfer/conv1/conv/kernel``); ``__config__`` holds the
-JSON of :class:`ModelConfig` (the predictor choice included) and, in checkpoints, the
-training settings.
+Both are single ``.npz`` files written atomically; checkpoints in the format the three methods
+share (:mod:`nst.checkpoint`). Weights are keyed by their Keras path without the model's own
+name (``transfer/conv1/conv/kernel``); ``__config__`` holds the JSON of :class:`ModelConfig`
+(the predictor choice included) and, in checkpoints, the training settings.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from types import ModuleType
 
 import numpy as np
 
+from nst import checkpoint
 from nst.errors import NstError
 from nst.files import read_npz, write_npz
 
@@ -45,28 +46,21 @@ def assign_weights(model: ArbitraryStyleModel, path: Path) -> None:
 
 
 def save_checkpoint(path: Path, model: ArbitraryStyleModel, optimizer, step: int, train_config: dict) -> None:
-    arrays = {_key(v): np.asarray(v.numpy()) for v in model.weights}
-    for i, v in enumerate(optimizer.variables):
-        arrays[f"__opt__/{i:04d}"] = np.asarray(v.numpy())
-    arrays["__step__"] = np.array(step, np.int64)
-    meta = {"model": model.config.to_dict(), "train": train_config}
-    arrays["__config__"] = np.array(json.dumps(meta))
-    write_npz(path, arrays)
+    """Weights, optimizer state and step in the shared format (:mod:`nst.checkpoint`)."""
+    checkpoint.save(path, "arbitrary", step, {_key(v): np.asarray(v.numpy()) for v in model.weights},
+                    optimizer.variables, model=model.config.to_dict(), train=train_config)
 
 
 def restore_checkpoint(path: Path, model: ArbitraryStyleModel, optimizer) -> int:
     """Load weights and optimizer state into built objects; return the step to resume from."""
-    arrays = _read_npz(path)
-    _assign(model, arrays, path)
-    opt = sorted(k for k in arrays if k.startswith("__opt__/"))
-    if len(opt) != len(optimizer.variables):
-        raise NstError(f"{path}: optimizer state does not match ({len(opt)} vs {len(optimizer.variables)})")
-    for k, v in zip(opt, optimizer.variables):
-        v.assign(arrays[k])
-    return int(arrays["__step__"])
+    saved = checkpoint.load(path, "arbitrary")
+    _assign(model, saved.arrays, path)
+    saved.assign_optimizer(optimizer.variables)
+    return saved.step
 
 
 def checkpoint_config(path: Path) -> dict:
+    """The JSON part of a model or checkpoint file (``model``: its :class:`ModelConfig`)."""
     return json.loads(str(_read_npz(path)["__config__"]))
 
 

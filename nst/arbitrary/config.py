@@ -47,8 +47,8 @@ class TrainConfig:
     """The YAML keys of ``conf/arbitrary.yml`` (``model:`` a sub-mapping, :class:`ModelConfig`), each declared
     once: ``nst arbitrary train``'s flags, their validation and the docs' key table come from here."""
 
-    out_dir: str = option("outputs/arbitrary", "output folder (checkpoint.npz, model.npz, tb/)", flag="--out",
-                          metavar="DIR")
+    out_dir: str = option("outputs/arbitrary", "run folder (checkpoint.npz, model.npz, config.json, logs/)",
+                          flag="--run-dir", deprecated=("--out",), metavar="DIR")
     content_dirs: list[str] = option(["content"], "photo folder(s), searched recursively", flag="--content-dir",
                                      nargs="+", metavar="DIR")
     style_dirs: list[str] = option(["styles"], "painting folder(s), searched recursively", flag="--style-dir",

@@ -191,7 +191,7 @@ class ArbitraryStyleModel(keras.Model):
 
 def build_model(config: ModelConfig, impl: ModuleType, precision: str = "float32") -> ArbitraryStyleModel:
     """A built model of ``config`` around ``impl``; ``precision="bfloat16"`` computes in bfloat16
-    (weights stay float32), about 2x faster on CPUs with AVX512_BF16."""
+    (weights stay float32): faster on CPUs with AVX512_BF16 or AMX (measured in the benchmarks of the docs)."""
     if precision not in ("float32", "bfloat16", "float16"):
         raise NstError(f"--precision must be float32, bfloat16 or float16, got {precision!r}")
     previous = keras.config.dtype_policy()

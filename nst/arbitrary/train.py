@@ -13,7 +13,6 @@ fine-tunes it on the user's paintings; ``init: FILE.npz`` starts from a model we
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,14 +24,27 @@ import tensorflow as tf
 
 from nst.distribute import local_replicas, multi_worker_strategy, output_root, shard
 from nst.errors import NstError
-from nst.images import load_image, write_atomic
+from nst.images import load_image
 from nst.interrupt import stop_at_step_boundary
-from nst.progress import Progress
 from nst.losses import gram_matrix
+from nst.progress import Progress
+from nst.runfolder import (
+    CONFIG,
+    check_finite,
+    logs_dir,
+    settings_record,
+    write_settings,
+)
 from nst.runtime import set_seed
 from nst.vgg import VGGFeatures
 
-from .checkpoint import assign_weights, checkpoint_config, export_model, restore_checkpoint, save_checkpoint
+from .checkpoint import (
+    assign_weights,
+    checkpoint_config,
+    export_model,
+    restore_checkpoint,
+    save_checkpoint,
+)
 from .config import ModelConfig, TrainConfig
 from .data import collect_images, make_dataset
 from .networks import ArbitraryStyleModel
@@ -151,7 +163,7 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
 
     Writes ``checkpoint.npz`` every ``checkpoint_every`` steps and at the end, ``model.npz``
     (float16 weights for ``nst arbitrary stylize``) at the end, and TensorBoard logs under
-    ``tb/``. ``stop_after`` ends the run early after that many steps (simulating an interruption). Ctrl-C
+    ``logs/``. ``stop_after`` ends the run early after that many steps (simulating an interruption). Ctrl-C
     finishes the step in progress, checkpoints it and raises KeyboardInterrupt (:mod:`nst.interrupt`).
     Several workers: every one restores from the chief's ``checkpoint.npz`` (a shared folder);
     the others write into a scratch folder that is removed at the end.
@@ -166,8 +178,8 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
     root = scratch.enter_context(output_root(out, trainer.strategy))
     chief = root == out
     root.mkdir(parents=True, exist_ok=True)
-    write_atomic(root / "config.json", json.dumps(cfg.to_dict(), indent=2))
-    writer = tf.summary.create_file_writer(str(root / "tb"))
+    write_settings(root, settings_record(cfg.to_dict()), CONFIG)
+    writer = tf.summary.create_file_writer(str(logs_dir(root)))
     grid_images = [[load_image(p) for p in cfg.grid_contents], [load_image(p) for p in cfg.grid_styles]]
     bar = Progress(cfg.steps, start, cfg.log_every, enabled=progress)
     step, losses, t0, times = start, {}, time.perf_counter(), []
@@ -179,8 +191,7 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
             losses = {k: float(v) for k, v in trainer.step_fn(content, style).items()}
             step += 1
             times.append(time.perf_counter() - tick)
-            if not np.isfinite(losses["total"]):
-                raise NstError(f"loss became {losses['total']} at step {step}; lower learning_rate")
+            check_finite(losses, step, "lower learning_rate or the loss weights", kept=ckpt)
             bar.update(step, losses)
             with writer.as_default(step=step):
                 for k, v in losses.items():

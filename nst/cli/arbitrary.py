@@ -176,20 +176,13 @@ def run_stylize(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise NstError(f"--max-frames must be at least 1, got {args.max_frames}")
     _check_common(args)
-    single = args.output.suffix.lower() in IMAGE_OUT
-    if single and (len(args.inputs) != 1 or args.inputs[0].is_dir()
-                   or args.inputs[0].suffix.lower() not in IMAGE_OUT + (".bmp", ".webp", ".tif", ".tiff")):
-        raise NstError(f"-o {args.output}: an image path takes exactly one input image; give a folder instead")
     tag = "_".join(Path(s).stem for s in args.style)[:60]
-    jobs = plan(args.inputs, args.output.parent if single else args.output, tag)   # every input checked first
+    plan(args.inputs, args.output, tag)   # every input and the output checked before any work
     styles, stylizer = _load(args)
     from nst.arbitrary.stylize import MediaRunner
 
     runner = MediaRunner(stylizer, styles, weights, strength=args.strength, preserve_colors=args.preserve_colors,
                          max_size=args.max_size, tag=tag)
-    if single:
-        print(runner.stylize_image(jobs[0][0], args.output))
-        return 0
     for path in runner.run(args.inputs, args.output, max_frames=args.max_frames):
         print(path)
     return 0

@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     t.add_argument("--steps", type=int, help="stop after this many steps in all (default: the config's epochs)")
     # every config key with a flag overrides the YAML (nst.fast.config.TrainConfig declares them once)
     add_arguments(t, TrainConfig, default_word="if the config omits it:")
+    t.add_argument("--run-dir", metavar="DIR",
+                   help="the run folder, as for nst stylize and nst arbitrary train: sets model_path (its parent) "
+                        "and naming (its name); the model is written beside it as DIR.npz")
     t.add_argument("--devices", type=int, default=1,
                    help="train on this many devices with MirroredStrategy (GPUs if any, else logical CPUs)")
     t.add_argument("--mixed-precision", action="store_true",
@@ -35,7 +38,8 @@ def add_parser(sub) -> None:
                         "(`nst fast list`) or a trained model (.npz from `nst fast train`); repeat it to blend "
                         "multi-style models")
     s.add_argument("--style-weights", help="comma-separated blend weights, one per --model (default: equal)")
-    s.add_argument("-o", "--output", type=Path, default=Path("outputs/fast"), help="output folder (default outputs/fast)")
+    s.add_argument("-o", "--output", type=Path, default=Path("outputs/fast"),
+                   help="output folder (default outputs/fast), or an image path for one input image")
     s.add_argument("--max-size", type=int, help="resize so the longest side is this many pixels (default: as is)")
     s.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance transfer)")
     s.add_argument("--strength", type=float, default=1.0,
@@ -43,7 +47,7 @@ def add_parser(sub) -> None:
     s.add_argument("--batch-size", type=int, default=4, help="video frames per forward pass (default 4)")
     s.add_argument("--max-frames", type=int, help="stylize only the first N frames of a video")
     s.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
-                   help="compute precision (bfloat16: ~2x faster on CPUs with AVX512_BF16)")
+                   help="compute precision (bfloat16: faster on CPUs with AVX512_BF16 or AMX; see the benchmarks of the docs)")
     s.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     s.add_argument("--seed", type=int, default=0, help="random seed (inference is deterministic; kept for uniformity)")
     s.set_defaults(func=run_stylize)
@@ -117,8 +121,16 @@ def train_config(args) -> TrainConfig:
     """The YAML config (``--config``) with every config key given as a flag over it (None: not given)."""
     from nst.fast.config import load_config
 
-    config = load_config(args.config, **{f.name: getattr(args, f.name, None) for f, _ in declared(TrainConfig)})
-    return _own_name(config, given=args.naming is not None)
+    given = {f.name: getattr(args, f.name, None) for f, _ in declared(TrainConfig)}
+    if getattr(args, "run_dir", None):
+        if given["model_path"] is not None or given["naming"] is not None:
+            from nst.errors import NstError
+
+            raise NstError("--run-dir sets model_path and naming: give it or them, not both")
+        run_dir = Path(args.run_dir)
+        given.update(model_path=str(run_dir.parent), naming=run_dir.name)
+    config = load_config(args.config, **given)
+    return _own_name(config, given=given["naming"] is not None)
 
 
 def _own_name(config, given: bool):

@@ -1,8 +1,6 @@
 """``nst stylize`` (Gatys et al., every option of the classic neural-style tool) and ``nst plot-losses``."""
 from __future__ import annotations
 
-import dataclasses
-import json
 import shutil
 from pathlib import Path
 
@@ -72,6 +70,7 @@ def _check_inputs(args, config) -> None:
 def run(args) -> int:
     from nst import gatys, images
     from nst.impl import default_impl
+    from nst.runfolder import logs_dir
 
     args.styles = _styles(args)
     config = config_from_args(args)
@@ -81,13 +80,12 @@ def run(args) -> int:
     _check_inputs(args, config)
     run_dir = Path(config.run_dir) if config.run_dir else gatys.run_dir_for(args.content, args.styles, config)
     config.run_dir = str(run_dir)
-    config.logdir = config.logdir or str(run_dir / "logs")
+    config.logdir = config.logdir or str(logs_dir(run_dir))
     fresh = not run_dir.exists()
     created = images.first_missing_folder(run_dir)  # run_dir or a parent (outputs/): removed if the run stops early
     run_dir.mkdir(parents=True, exist_ok=True)
-    settings = {"content": args.content, "styles": args.styles, "preserve_colors": args.preserve_colors,
-                "impl": args.impl, **dataclasses.asdict(config)}
-    images.write_atomic(run_dir / "settings.json", json.dumps(settings, indent=2))
+    gatys.write_settings(run_dir, args.content, args.styles, config, impl=args.impl,
+                         preserve_colors=args.preserve_colors)
     print(f"run folder: {run_dir}", flush=True)
 
     try:

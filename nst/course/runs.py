@@ -1,5 +1,7 @@
 """Which of a student's runs ``nst course submit`` hands in, part by part.
 
+Run folders are read as :mod:`nst.runfolder` declares them.
+
 * **Part 1** (Gatys): ``outputs/<run>/`` as ``nst stylize`` or the part 1 notebook leaves it:
   ``final.png``, ``settings.json``, ``logs/`` with TensorBoard events. Packed: the image, the settings
   and ``loss_curves.png`` drawn from the events.
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nst.errors import NstError
+from nst.runfolder import CONFIG, LOGS, SETTINGS, read_settings
 
 MIN_STEPS = 50
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -40,14 +43,6 @@ class Run:
     others: list[Path] = field(default_factory=list)  # part 2: images of its name not made by its model file
 
 
-def _settings(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _last_step(logdir: Path) -> int | None:
     from nst.summaries import read_scalars
 
@@ -60,7 +55,7 @@ def _last_step(logdir: Path) -> int | None:
 
 
 def part1_run(path: Path) -> Run:
-    settings = _settings(path / "settings.json")
+    settings = read_settings(path, SETTINGS)
     key = json.dumps([settings.get("content"), settings.get("styles")]) if settings.get("content") else path.name
     steps = settings.get("iterations")
     steps = int(steps) if isinstance(steps, (int, float)) else None
@@ -70,10 +65,10 @@ def part1_run(path: Path) -> Run:
 
 
 def part2_run(path: Path, outputs: Path) -> Run:
-    config = _settings(path / "config.json")
-    steps = _last_step(path / "logs") if (path / "logs").is_dir() else None
+    config = read_settings(path, CONFIG)
+    steps = _last_step(path / LOGS) if (path / LOGS).is_dir() else None
     smoke = bool(config.get("smoke")) or (steps is not None and steps < MIN_STEPS)
-    events = sorted((path / "logs").rglob("events.out.tfevents.*")) if (path / "logs").is_dir() else []
+    events = sorted((path / LOGS).rglob("events.out.tfevents.*")) if (path / LOGS).is_dir() else []
     mtime = max((p.stat().st_mtime for p in events), default=0.0)
     naming = config.get("naming") or path.name
     from nst.provenance import made_by
@@ -88,7 +83,7 @@ def part2_run(path: Path, outputs: Path) -> Run:
 
 def classify(path: Path, outputs: Path) -> Run:
     """A run folder given by hand (``--runs``): part 2 if it holds ``config.json`` and no ``final.png``."""
-    if (path / "config.json").is_file() and not (path / "final.png").is_file():
+    if (path / CONFIG).is_file() and not (path / "final.png").is_file():
         return part2_run(path, outputs)
     return part1_run(path)
 
@@ -101,7 +96,7 @@ def find(outputs: Path) -> list[Run]:
     models = outputs / "models"
     if models.is_dir():
         runs += [part2_run(p, outputs) for p in sorted(models.iterdir())
-                 if p.is_dir() and (p / "config.json").is_file()]
+                 if p.is_dir() and (p / CONFIG).is_file()]
     return runs
 
 

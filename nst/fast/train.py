@@ -4,7 +4,7 @@ The loop: photos from :class:`nst.fast.data.ContentImages`, one ``train_step`` o
 code (``<impl>.fast_style``) per batch, under a ``tf.distribute`` strategy (one device, or
 ``MirroredStrategy`` over several: each replica takes an equal slice of the global batch).
 Every ``checkpoint_every`` steps the weights, the Adam state, the step and the data position
-are checkpointed in ``<model_path>/<naming>/checkpoints``; starting again with the same
+are checkpointed in ``<model_path>/<naming>/checkpoint.npz`` (:mod:`nst.checkpoint`); starting again with the same
 config resumes from the last one; Ctrl-C finishes the step in progress, checkpoints it and
 stops (:mod:`nst.interrupt`). ``init`` (YAML, or ``--init``) starts a new run from the
 weights of a trained model instead of random ones (fine-tuning to a new style: a few hundred
@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
+from nst import checkpoint
 from nst.distribute import (
     all_max,
     local_replicas,
@@ -40,12 +39,19 @@ from nst.distribute import (
 from nst.errors import NstError
 from nst.fast.config import TrainConfig
 from nst.fast.data import ContentImages
-from nst.fast.model import assign_weights, read_model, save_model
+from nst.fast.model import assign_weights, named_variables, read_model, save_model
 from nst.fast.zoo import resolve as resolve_model
-from nst.images import fit_size, load_image, resize, write_atomic
+from nst.images import fit_size, load_image, resize
 from nst.impl import load as load_impl
 from nst.interrupt import stop_at_step_boundary
 from nst.progress import Progress
+from nst.runfolder import (
+    CONFIG,
+    check_finite,
+    logs_dir,
+    settings_record,
+    write_settings,
+)
 from nst.runtime import set_seed
 from nst.vgg import VGGFeatures
 
@@ -109,15 +115,20 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
         optimizer.build(net.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     next_index = tf.Variable(0, dtype=tf.int64, trainable=False, name="next_index")
-    checkpoint = tf.train.Checkpoint(net=net, optimizer=optimizer, step=step, next_index=next_index)
     scratch = contextlib.ExitStack()  # where this worker writes: model_path on the chief, else scratch
     root = scratch.enter_context(output_root(config.model_path, strategy))
     chief, run_dir = root == Path(config.model_path), root / config.naming
-    manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
-    latest = tf.train.latest_checkpoint(str(config.run_dir / "checkpoints"))  # the chief's: every worker reads it
-    if save and latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
+    latest = config.run_dir / checkpoint.CHECKPOINT  # the chief's: every worker resumes from it
+    if save and latest.is_file():
+        saved = checkpoint.load(latest, "fast")
+        assign_weights(net, saved.arrays, latest)
+        saved.assign_optimizer(optimizer.variables)
+        step.assign(saved.step)
+        next_index.assign(saved.meta["next_index"])
         print(f"resuming from step {int(step)} ({latest})", flush=True)
+    elif save and (config.run_dir / "checkpoints").is_dir():
+        raise NstError(f"{config.run_dir / 'checkpoints'}: a checkpoint of an older nst; delete that folder to "
+                       "start over")
     elif multistyle:
         from nst.fast.newstyle import count
 
@@ -127,7 +138,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
         print(f"starting from the weights of {config.init} ({init_meta.get('naming', '?')}, "
               f"{init_meta.get('steps', '?')} steps)", flush=True)
     if save:
-        write_atomic(run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=1))
+        write_settings(run_dir, settings_record(config), CONFIG)
 
     grad_scale = 1.0 / strategy.num_replicas_in_sync
 
@@ -137,7 +148,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
                                    args=(images,))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
 
-    writer = tf.summary.create_file_writer(str(run_dir / "logs")) if save else tf.summary.create_noop_writer()
+    writer = tf.summary.create_file_writer(str(logs_dir(run_dir))) if save else tf.summary.create_noop_writer()
     test = None
     if config.test_image:
         test = load_image(config.test_image)
@@ -161,8 +172,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
             next_index.assign(all_max(strategy, after))  # workers read k = w (mod W): resume after the last
             s = int(step)
             losses = {k: float(v) for k, v in out.items()}
-            if not np.isfinite(losses["total"]):
-                raise NstError(f"the loss became {losses['total']} at step {s}; lower learning_rate or the weights")
+            check_finite(losses, s, "lower learning_rate or the loss weights", kept=run_dir / checkpoint.CHECKPOINT)
             if probe is not None and (s % max(probe_every, 1) == 0 or s == total):
                 losses.update(probe(net))
             progress.update(s, losses)
@@ -175,7 +185,9 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
                     tf.summary.image("stylized_test_image", net(test) / 255.0)
             stop = bool(callback(s, losses)) if callback is not None else False
             if save and (s % config.checkpoint_every == 0 or s == total or stop or interrupt.requested):
-                manager.save(checkpoint_number=s)
+                checkpoint.save(run_dir / checkpoint.CHECKPOINT, "fast", s,
+                                {k: v.numpy() for k, v in named_variables(net).items()}, optimizer.variables,
+                                next_index=int(next_index))
             if interrupt.requested:
                 print(f"interrupted: checkpoint at step {s}; run the same command to resume", file=sys.stderr)
                 raise KeyboardInterrupt

@@ -11,17 +11,17 @@ stopped and ends with the same image as an uninterrupted run.
 """
 from __future__ import annotations
 
-import io
-import math
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from nst import checkpoint
 from nst.errors import NstError
 from nst.gatys.contract import StyleTransferModel, optional_parts
-from nst.images import MEAN_RGB, deprocess, save_image, write_atomic
+from nst.images import MEAN_RGB, deprocess, save_image
 from nst.progress import Progress
+from nst.runfolder import check_finite
 
 
 class Loop:
@@ -64,21 +64,16 @@ def run(st: StyleTransferModel, n_iters: int, on_step=None) -> np.ndarray:
 
 
 def _checkpoint_path(loop: Loop) -> Path | None:
-    return Path(loop.config.run_dir) / "checkpoint.npz" if loop.config.run_dir else None
+    return Path(loop.config.run_dir) / checkpoint.CHECKPOINT if loop.config.run_dir else None
 
 
 def save_checkpoint(loop: Loop, step: int) -> None:
-    """Image, optimiser state and step, written atomically."""
+    """Image, optimiser state and step (:mod:`nst.checkpoint`), and the image so far as a PNG."""
     path = _checkpoint_path(loop)
     if path is None:
         return
-    state = {"step": np.array(step), "image": loop.st.input_img.numpy()}
-    if loop.opt is not None:
-        for i, v in enumerate(loop.opt.variables):
-            state[f"opt_{i}"] = v.numpy()
-    buf = io.BytesIO()
-    np.savez(buf, **state)
-    write_atomic(path, buf.getvalue())
+    checkpoint.save(path, "gatys", step, {"image": loop.st.input_img.numpy()},
+                    loop.opt.variables if loop.opt is not None else ())
     pattern = loop.config.checkpoint_output or str(path.parent / "checkpoint_%s.png")
     save_image(deprocess(loop.st.input_img.numpy()), pattern.replace("%s", f"{step:05d}"))
 
@@ -88,19 +83,18 @@ def restore_checkpoint(loop: Loop) -> int:
     path = _checkpoint_path(loop)
     if path is None or not path.is_file():
         return 0
-    with np.load(path) as z:
-        if tuple(z["image"].shape) != tuple(loop.st.input_img.shape):
-            raise NstError(f"{path} is for an image of another size; delete it to start over")
-        loop.st.input_img.assign(z["image"])
-        if loop.opt is not None:
-            for i, v in enumerate(loop.opt.variables):
-                if f"opt_{i}" in z:
-                    v.assign(z[f"opt_{i}"])
-        step = int(z["step"])
+    saved = checkpoint.load(path, "gatys")
+    if tuple(saved.arrays["image"].shape) != tuple(loop.st.input_img.shape):
+        raise NstError(f"{path} is for an image of another size; delete it to start over")
+    loop.st.input_img.assign(saved.arrays["image"])
+    if loop.opt is not None and saved.optimizer:
+        if not getattr(loop.opt, "built", True):  # a student's optimizer that is built by its first step
+            loop.opt.build([loop.st.input_img])
+        saved.assign_optimizer(loop.opt.variables)
     if loop.gstep is not None:
-        loop.gstep.assign(step)
-    print(f"resuming from {path} at iteration {step}", flush=True)
-    return step
+        loop.gstep.assign(saved.step)
+    print(f"resuming from {path} at iteration {saved.step}", flush=True)
+    return saved.step
 
 
 def _log(loop: Loop, step: int, losses: dict[str, float]) -> None:
@@ -142,12 +136,8 @@ def traced(loop: Loop, fn, *args, name: str = "train_step", step: int = 0):
 
 
 def _check_finite(loop: Loop, step: int, losses: dict[str, float]) -> None:
-    if all(math.isfinite(v) for v in losses.values()):
-        return
-    ck = _checkpoint_path(loop)
-    kept = f"; the last good checkpoint is {ck}" if ck and ck.is_file() else ""
-    raise NstError(f"the loss became {losses['total']} at iteration {step}: try a smaller --learning-rate "
-                   f"(now {loop.config.learning_rate}){kept}")
+    check_finite(losses, step, f"try a smaller --learning-rate (now {loop.config.learning_rate})",
+                 kept=_checkpoint_path(loop))
 
 
 def _start(loop: Loop) -> int:

@@ -8,9 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
-from nst import images
+from nst import images, runfolder
 from nst.gatys.config import Config, stages_of
 from nst.gatys.inputs import prepare_images
+
+
+def write_settings(run_dir: str | Path, content: str, styles: list[str], config: Config, *, impl: str,
+                   preserve_colors: bool = False, smoke: bool = False) -> Path:
+    """``<run>/settings.json``: the run's record (:mod:`nst.runfolder`): ``content``, ``styles``,
+    ``preserve_colors``, ``impl``, ``smoke`` and every :class:`Config` field. ``nst stylize`` and the part 1
+    notebook write it; ``nst course submit`` reads it."""
+    record = runfolder.settings_record(config, smoke=smoke, content=str(content), styles=[str(s) for s in styles],
+                                       preserve_colors=bool(preserve_colors), impl=impl)
+    return runfolder.write_settings(run_dir, record, runfolder.SETTINGS)
 
 
 def summary_writer(config: Config):
