@@ -8,12 +8,9 @@ ratios between paths measured this way are stable even when absolute times are n
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # solutions/ is not installed: it lives in the checkout beside this package
-    sys.path.append(str(REPO))
+REPO = Path(__file__).resolve().parents[1]  # solutions/ is not installed: nst.impl.load finds it beside this package
 
 # oneDNN is TensorFlow's default on x86 Linux (and so what nst runs); set it explicitly so the
 # ceiling convolution in this process and the workers agree. Must be set before TF is imported.

@@ -71,8 +71,10 @@ def run(sizes=(256, 512, 1024), repeats: int = 3, seed: int = 0, log=None) -> li
     import tensorflow as tf
 
     from nst.arbitrary.published import load_published
+    from nst.impl import load
     from nst.runtime import configure_threads, set_seed
-    from solutions import arbitrary
+
+    arbitrary = load("arbitrary", "solutions")
 
     configure_threads()
     set_seed(seed)

@@ -50,9 +50,11 @@ def run(sizes=(256, 512, 1024), precisions=("float32", "bfloat16"), reps: int = 
     import numpy as np
     import tensorflow as tf
 
+    from nst.impl import load
     from nst.runtime import configure_threads, set_seed
     from nst.vgg import VGGFeatures
-    from solutions import fast_style, transformer_net
+
+    fast_style, transformer_net = load("fast_style", "solutions"), load("transformer_net", "solutions")
 
     configure_threads()
     set_seed(0)

@@ -92,7 +92,9 @@ class Runner:
             self.model = EagerGatys(content, style, initial_image(content, [style], Config(seed=variant.seed)))
         else:
             from nst.gatys import Config
-            from solutions.style_transfer import StyleTransfer
+            from nst.impl import load
+
+            StyleTransfer = load("style_transfer", "solutions").StyleTransfer
 
             config = Config(max_size=size, optimizer=variant.optimizer, precision=variant.precision,
                             xla=variant.jit, seed=variant.seed, print_iterations=10 ** 9)

@@ -52,7 +52,9 @@ def _worker(args) -> dict:
     else:
         from nst.arbitrary.config import load_config
         from nst.arbitrary.train import train
-        from solutions import arbitrary
+        from nst.impl import load
+
+        arbitrary = load("arbitrary", "solutions")
 
         cfg = load_config(None, out_dir=str(out), content_dirs=[str(REPO / "content")],
                           style_dirs=[str(REPO / "styles")], steps=args.steps, batch_size=args.batch, crop=args.size,

@@ -56,8 +56,10 @@ def worker(spec: dict) -> dict:
     """Run one configuration (stages as ``gatys.stylize``); stop when the last stage reaches ``target``."""
     from nst import gatys, images
     from nst.gatys import optimize
+    from nst.impl import load
     from nst.runtime import configure_threads, set_seed
-    from solutions.style_transfer import StyleTransfer
+
+    StyleTransfer = load("style_transfer", "solutions").StyleTransfer
 
     configure_threads()
     config = gatys.Config(**{**gatys.PRESETS["neural-style"], "max_size": spec["size"], "seed": spec["seed"],

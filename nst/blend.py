@@ -23,15 +23,3 @@ def normalised(weights: list[float] | tuple[float, ...] | None, n: int, what: st
     if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
         raise NstError("--style-weights must be non-negative and not all zero")
     return [w / sum(weights) for w in weights]
-
-
-def parse(text: str | None, n: int, what: str = "style(s)") -> list[float] | None:
-    """``"0.7,0.3"`` -> [0.7, 0.3] (checked by :func:`normalised`, not normalised), or None."""
-    if text is None:
-        return None
-    try:
-        weights = [float(w) for w in text.split(",")]
-    except ValueError:
-        raise NstError(f"--style-weights must be comma-separated numbers, got {text!r}") from None
-    normalised(weights, n, what)
-    return weights

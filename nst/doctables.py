@@ -13,7 +13,7 @@ from pathlib import Path
 from nst import gatys
 from nst.arbitrary import config as arbitrary
 from nst.errors import NstError
-from nst.fast.config import TrainConfig
+from nst.fast import config as fast
 from nst.options import key_table, markdown_table
 
 BEGIN, END = "<!-- BEGIN GENERATED: {name} (python -m nst.doctables --write) -->", "<!-- END GENERATED: {name} -->"
@@ -23,7 +23,9 @@ def generated_tables() -> dict[str, tuple[Path, str]]:
     """{table name: (docs file, its generated Markdown)} for every settings class with options."""
     docs = Path(__file__).resolve().parents[1] / "docs"
     return {"nst stylize options": (docs / "part1_gatys.md", markdown_table(gatys.Config, gatys.PRESETS)),
-            "nst fast train config": (docs / "part2_fast.md", key_table(TrainConfig, "nst fast train")),
+            "nst fast stylize options": (docs / "part2_fast.md", markdown_table(fast.Stylize)),
+            "nst fast train config": (docs / "part2_fast.md", key_table(fast.TrainConfig, "nst fast train")),
+            "nst arbitrary stylize options": (docs / "part3_arbitrary.md", markdown_table(arbitrary.Stylize)),
             "nst arbitrary train config": (docs / "part3_arbitrary.md",
                                            key_table(arbitrary.TrainConfig, "nst arbitrary train")),
             "nst arbitrary train model": (docs / "part3_arbitrary.md",

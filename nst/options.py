@@ -34,7 +34,8 @@ _BOUNDS = re.compile(r"^(?:(>=|>) *(-?[\d.e+-]+)|([\[(]) *(-?[\d.e+-]+) *, *(-?[
 
 def option(default: Any, help: str, *, choices: tuple | None = None, bounds: str | None = None,
            flag: str | None | bool = True, metavar: str | None = None, what: str | None = None,
-           deprecated: tuple[str, ...] = (), nargs: str | None = None) -> Any:
+           deprecated: tuple[str, ...] = (), nargs: str | None = None, repeat: bool = False,
+           required: bool = False, short: str | None = None, shown: str | None = None) -> Any:
     """A dataclass field with its command-line declaration in ``metadata``.
 
     ``flag``: True for ``--field-name``, a string for another spelling, None for no flag.
@@ -42,11 +43,17 @@ def option(default: Any, help: str, *, choices: tuple | None = None, bounds: str
     ``deprecated``: old spellings still accepted for one release, each with a warning.
     ``default``: ``dataclasses.MISSING`` for a required field; a list is copied for each instance.
     ``nargs``: argparse's, for a field that takes several words (``--content-dir A B``).
+    ``repeat``: a list field given one value a flag, repeated (``--style A --style B``), for commands whose
+    positional arguments would be swallowed by ``nargs``.
+    ``required``: the flag must be given (a field with no sensible default, e.g. the model to run).
+    ``short``: a one-letter spelling as well (``-o`` for ``--output``).
+    ``shown``: the default as ``--help`` and the docs say it, when the value (None) does not tell it.
     """
     if bounds is not None and not _BOUNDS.match(bounds):
         raise ValueError(f"bad bounds {bounds!r}")
     meta = {"help": help, "choices": choices, "bounds": bounds, "flag": flag, "metavar": metavar, "what": what,
-            "deprecated": deprecated, "nargs": nargs}
+            "deprecated": deprecated, "nargs": nargs, "repeat": repeat, "required": required,
+            "short": short, "shown": shown}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata={"option": meta})
     return dataclasses.field(default=default, metadata={"option": meta})
@@ -127,12 +134,21 @@ def add_arguments(parser: argparse.ArgumentParser, cls, presets: dict[str, dict]
         values = {p: _show(v[f.name]) for p, v in table.items()}
         shown = next(iter(values.values())) if len(set(values.values())) == 1 else \
             "; ".join(f"{p}: {v}" for p, v in values.items())
-        text = f"{meta['help']} ({default_word} {shown})" if shown != "required" else \
-            f"{meta['help']} (required, here or in the config file)"
+        shown = meta.get("shown") or shown
+        if meta.get("required"):
+            text = f"{meta['help']} (required)"
+        elif shown == "required":
+            text = f"{meta['help']} (required, here or in the config file)"
+        else:
+            text = f"{meta['help']} ({default_word} {shown})"
         text = text.replace("%", "%%")
         kwargs: dict[str, Any] = {"help": text, "dest": f.name, "default": None}
+        if meta.get("required"):
+            kwargs["required"] = True
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
+        elif meta.get("repeat"):  # --flag A --flag B
+            kwargs.update(action="append", metavar=_metavar(f, meta, kind, many))
         elif meta.get("nargs"):  # --flag A B, and repeatable: --flag A --flag B
             kwargs.update(nargs=meta["nargs"], action="extend", metavar=_metavar(f, meta, kind, many))
         else:
@@ -141,9 +157,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls, presets: dict[str, dict]
                 kwargs["choices"] = list(meta["choices"])
             if not meta["choices"]:
                 kwargs["metavar"] = _metavar(f, meta, kind, many)
-        parser.add_argument(flag, **kwargs)
+        parser.add_argument(*([meta["short"]] if meta.get("short") else []), flag, **kwargs)
         for old in meta["deprecated"]:
-            deprecated_alias(parser, old, flag, **{k: v for k, v in kwargs.items() if k != "help"})
+            deprecated_alias(parser, old, flag, **{k: v for k, v in kwargs.items() if k not in ("help", "required")})
 
 
 class _Deprecated(argparse.Action):
@@ -156,7 +172,9 @@ class _Deprecated(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         print(f"warning: {option_string} is deprecated and will be removed in the next release; use {self.new}",
               file=sys.stderr)
-        if self.store == "extend":
+        if self.store == "const":  # a switch that stands for a value (--mixed-precision = --precision bfloat16)
+            setattr(namespace, self.dest, self.const)
+        elif self.store == "extend":
             setattr(namespace, self.dest, (getattr(namespace, self.dest) or []) + list(values))
         else:
             setattr(namespace, self.dest, values)
@@ -166,9 +184,12 @@ def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: str, *, sto
                      **kwargs) -> None:
     """Accept ``old`` as a hidden spelling of ``new`` (same ``dest``), with a warning when used.
 
-    ``store="extend"`` appends its values to the list ``new`` builds (``--styles A B`` = ``--style A --style B``).
+    ``store="extend"`` appends its values to the list ``new`` builds (``--styles A B`` = ``--style A --style B``);
+    ``store="const"`` makes it a switch that stores ``const`` (``--mixed-precision`` = ``--precision bfloat16``).
     """
     kwargs.pop("action", None)
+    if store == "const":
+        kwargs.update(nargs=0, choices=None, type=None)
     parser.add_argument(old, action=_Deprecated, new=new, store=store, help=argparse.SUPPRESS, **kwargs)
 
 
@@ -181,6 +202,14 @@ def settings_from_args(cls, args: argparse.Namespace, presets: dict[str, dict] |
         if given is not None:
             values[f.name] = given
     return cls(**values)
+
+
+def options_from_args(cls, args: argparse.Namespace):
+    """``cls`` from the command line (the declared default where an option is not given), checked by
+    :func:`check`: a value out of its choices or bounds is one NstError naming the flag."""
+    settings = settings_from_args(cls, args)
+    check(settings)
+    return settings
 
 
 def _bound_ok(value: float, bounds: str) -> bool:
@@ -236,7 +265,8 @@ def markdown_table(cls, presets: dict[str, dict] | None = None) -> str:
         arg = "|".join(map(str, meta["choices"])) if meta["choices"] else _metavar(f, meta, kind, many)
         shown = (f"`{flag}`" if kind is bool else f"`{flag} {arg}`").replace("|", "\\|")
         extra = f" ({meta['what'] or _bound_words(meta['bounds'], kind, many)})" if meta["bounds"] else ""
-        cells = [_show(v[f.name]).replace("|", "\\|") for v in table.values()]
+        cells = ["required" if meta.get("required") else (meta.get("shown") or _show(v[f.name])).replace("|", "\\|")
+                 for v in table.values()]
         rows.append("| " + " | ".join([shown, *cells, meta["help"].replace("|", "\\|") + extra]) + " |")
     return "\n".join(rows)
 

@@ -60,18 +60,24 @@ def read_settings(run_dir: str | Path, name: str = SETTINGS) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+GRADIENT = "gradient_norm"  # a loop may add it to the losses it checks: a diverged network can keep a finite loss
+
+
 def check_finite(losses: Mapping[str, float], step: int, advice: str, kept: Path | None = None) -> None:
     """The one NaN guard: every loss term finite, else ``NstError`` in one line.
 
     ``the loss became nan at step 12: <advice>; the last good checkpoint is <kept>`` (that clause
-    only when ``kept`` exists). Called by each method's loop after every step.
+    only when ``kept`` exists); ``the gradient became nan ...`` when only the :data:`GRADIENT` term is.
+    Called by each method's loop after every step.
     """
     bad = {k: v for k, v in losses.items() if not math.isfinite(float(v))}
     if not bad:
         return
     value = losses.get("total", next(iter(bad.values())))
     where = f"the loss became {float(value)} at step {step}"
-    if "total" not in bad:
+    if "total" not in bad and set(bad) == {GRADIENT}:
+        where = f"the gradient became {float(bad[GRADIENT])} at step {step}"
+    elif "total" not in bad:
         where += f" ({', '.join(f'{k} = {float(v)}' for k, v in bad.items())})"
     last = f"; the last good checkpoint is {kept}" if kept is not None and Path(kept).exists() else ""
     raise NstError(f"{where}: {advice}{last}")

@@ -202,3 +202,22 @@ def test_mirrored_strategy_matches_one_device(tmp_path):
         assert result["loss2"][key] == pytest.approx(result["loss1"][key], rel=1e-4), key
     assert result["max_change"] > 1e-4, "one step must change the weights"
     assert result["max_diff"] < 1e-3 * result["max_change"], result
+
+
+def test_precision_reaches_the_training_step_and_float16_is_refused(tmp_path):
+    """`precision: bfloat16` (`--precision bfloat16`, once `--mixed-precision`) computes the network and VGG in
+    bfloat16: the same seeded step gives another loss than float32; the record says which. float16 would need
+    loss scaling, which this loop does not do: one line, before any work."""
+    from nst.fast.train import train
+
+    content = _photos(tmp_path / "c")
+    losses = {}
+    for precision in ("float32", "bfloat16"):
+        config = _config(tmp_path / precision, content, precision=precision, test_image=None)
+        result = train(config, steps=1, impl="solutions")
+        losses[precision] = result["losses"]["total"]
+        record = json.loads((config.run_dir / "config.json").read_text())
+        assert record["precision"] == precision
+    assert np.isfinite(losses["bfloat16"]) and losses["bfloat16"] != losses["float32"], losses
+    with pytest.raises(NstError, match="^precision float16 needs loss scaling"):
+        _config(tmp_path / "f16", content, precision="float16")

@@ -1,6 +1,7 @@
 """Options declared once (nst/options.py): flags, validation and the docs' tables come from the fields."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_every_fast_train_config_key_with_a_flag_overrides_the_yaml_and_help_sho
              "init": "published:3", "train": "norm", "content_weight": 2.5, "style_weight": 0.5, "tv_weight": 0.0,
              "image_size": 64, "style_size": 96, "batch_size": 2, "epochs": 5, "learning_rate": 0.01,
              "optimizer": "sgd", "loss_model": "vgg19", "test_image": "t.jpg", "log_every": 3, "image_every": 7,
-             "checkpoint_every": 9, "seed": 4}
+             "checkpoint_every": 9, "precision": "bfloat16", "seed": 4}
     flagged = {f.name for f, meta in options.declared(TrainConfig) if options.flag_of(f, meta)}
     assert flagged == set(given), "a new TrainConfig flag needs a value here"
     argv = ["fast", "train", "--config", str(yml)]
@@ -173,7 +174,7 @@ def test_every_arbitrary_train_key_with_a_flag_overrides_the_yaml(tmp_path):
     given = {"out_dir": "o", "content_dirs": ["a", "b", "c"], "style_dirs": ["s"], "init": "published", "steps": 3,
              "batch_size": 2, "crop": 64, "scale_range": (64, 80), "style_scale_range": (70, 90),
              "learning_rate": 0.01, "optimizer": "sgd", "loss_network": "vgg19", "content_weight": 2.0,
-             "style_weight": 0.1, "tv_weight": 1.0, "mixed_precision": "bfloat16", "log_every": 3, "image_every": 4,
+             "style_weight": 0.1, "tv_weight": 1.0, "precision": "bfloat16", "log_every": 3, "image_every": 4,
              "checkpoint_every": 5, "seed": 9}
     model = {"predictor": "inception_v3", "width": 1.0, "inception_weights": "w.h5"}
     flags = {f.name: options.flag_of(f, meta) for cls in (TrainConfig, ModelConfig)
@@ -196,7 +197,7 @@ def test_every_arbitrary_train_key_with_a_flag_overrides_the_yaml(tmp_path):
 
 @pytest.mark.parametrize("yaml_line, message", [
     ("crop: 0", "crop must be positive, got 0"),
-    ("mixed_precision: fp8", "mixed_precision must be one of none, bfloat16, float16, got 'fp8'"),
+    ("precision: fp8", "precision must be one of float32, bfloat16, float16, got 'fp8'"),
     ("scale_range: [300, 200]", "scale_range must be two sizes [lo, hi] with lo <= hi, got [300, 200]"),
     ("style_weight: heavy", "style_weight must be a number, got 'heavy'"),
     ("model: {width: 5}", "--width must be in (0, 4], got 5"),
@@ -209,3 +210,107 @@ def test_an_arbitrary_train_config_is_checked_from_the_declaration(tmp_path, yam
     with pytest.raises(NstError) as e:
         load_config(yml)
     assert str(e.value) == message
+
+
+def _leaf(*path: str):
+    """The argparse parser of ``nst <path...>``."""
+    parser = _parser()
+    for name in path:
+        parser = parser._subparsers._group_actions[0].choices[name]
+    return parser
+
+
+def _flags(parser) -> dict[str, object]:
+    """{option string: action} of a parser's visible options (deprecated aliases are hidden)."""
+    return {s: a for a in parser._actions if a.help != argparse.SUPPRESS for s in a.option_strings
+            if s not in ("-h", "--help")}
+
+
+RUN_A_NETWORK = [("stylize",), ("fast", "train"), ("fast", "stylize"), ("arbitrary", "train"),
+                 ("arbitrary", "stylize"), ("arbitrary", "grid")]
+
+
+def test_the_three_methods_speak_one_dialect():
+    """Every command that runs a network takes the same --precision (one declaration: same choices, same help);
+    every command of the three methods takes --seed and --impl; the shared rendering options of fast and
+    arbitrary stylize are the same flags with the same help; styles, blend weights and output are spelled alike."""
+    from nst.common_options import PRECISIONS
+
+    precision = {path: _flags(_leaf(*path)).get("--precision") for path in RUN_A_NETWORK}
+    assert all(a is not None for a in precision.values()), precision
+    assert {tuple(a.choices) for a in precision.values()} == {PRECISIONS}
+    declared_help = {a.help for path, a in precision.items() if "train" not in path}
+    assert len(declared_help) == 1, declared_help
+    for path in RUN_A_NETWORK + [("fast", "eval"), ("arbitrary", "eval")]:
+        flags = _flags(_leaf(*path))
+        assert {"--seed", "--impl"} <= set(flags), path
+        assert tuple(flags["--impl"].choices) == ("assignment", "solutions"), path
+    fast, arbitrary, gatys = _flags(_leaf("fast", "stylize")), _flags(_leaf("arbitrary", "stylize")), _flags(_leaf("stylize"))
+    for flag in ("--style-weights", "--max-size", "--preserve-colors", "--strength", "--max-frames", "--precision",
+                 "--seed", "-o", "--output"):
+        assert fast[flag].help.split(" (default")[0] == arbitrary[flag].help.split(" (default")[0], flag
+    assert {"--style", "--style-weights", "-o", "--output"} <= set(gatys) & set(arbitrary)
+    assert {"--style-weights", "-o", "--output"} <= set(fast)
+
+
+@pytest.mark.parametrize("path, cls", [
+    (("fast", "stylize"), "nst.fast.config:Stylize"), (("fast", "eval"), "nst.fast.config:Eval"),
+    (("fast", "export"), "nst.fast.config:Export"), (("arbitrary", "stylize"), "nst.arbitrary.config:Stylize"),
+    (("arbitrary", "grid"), "nst.arbitrary.config:Grid"), (("arbitrary", "eval"), "nst.arbitrary.config:Eval"),
+])
+def test_the_render_and_eval_commands_take_their_flags_from_one_declaration(path, cls):
+    """No hand-written flag beside the declared ones: each option of these commands is a field of one class."""
+    import importlib
+
+    module, name = cls.split(":")
+    declared = getattr(importlib.import_module(module), name)
+    want = {f.name: options.flag_of(f, meta) for f, meta in options.declared(declared) if options.flag_of(f, meta)}
+    flags = _flags(_leaf(*path))
+    got = {a.dest for a in flags.values()}
+    assert got - set(want) == set(), f"hand-written flags of nst {' '.join(path)}"
+    assert set(want) - got == set()
+    assert all(flags[flag].dest == name for name, flag in want.items())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fast", "stylize", "content/chelsea.jpg", "--model", "published:1", "--max-frames", "0"],
+     "--max-frames must be positive, got 0"),
+    (["fast", "stylize", "content/chelsea.jpg", "--model", "published:1", "--strength", "1.5"],
+     "--strength must be in [0, 1], got 1.5"),
+    (["arbitrary", "stylize", "content/chelsea.jpg", "--style", "styles/tide.jpg", "--max-size", "8"],
+     "--max-size must be at least 16 pixels, got 8"),
+    (["arbitrary", "grid", "content/chelsea.jpg", "--style", "a.jpg", "--style", "b.jpg", "--steps", "1"],
+     "--steps must be at least 2, got 1"),
+    (["fast", "eval", "--model", "published:1", "--content-dir", "content", "--style", "styles/tide.jpg",
+      "--size", "16"], "--size must be at least 32, got 16"),
+])
+def test_render_options_are_checked_from_their_declaration_before_any_work(argv, message, tmp_path, capsys):
+    from nst.cli import main
+
+    out = ["-o", str(tmp_path / ("x.png" if "grid" in argv else "out"))] if "eval" not in argv else []
+    assert main(argv + out) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert err == [f"error: {message}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_old_precision_spellings_still_work_with_a_warning(tmp_path, capsys):
+    """--mixed-precision (fast: a switch; arbitrary: none|bfloat16|float16) and the YAML key mixed_precision
+    are the precision option's old spellings, kept for one release with a warning."""
+    from nst.arbitrary.config import load_config as arbitrary_config
+    from nst.cli.fast import train_config
+
+    yml = tmp_path / "c.yml"
+    yml.write_text("style_image: s.jpg\nnaming: mine\n")
+    fast = train_config(_parser().parse_args(["fast", "train", "--config", str(yml), "--mixed-precision"]))
+    assert fast.precision == "bfloat16"
+    assert "--mixed-precision is deprecated" in capsys.readouterr().err
+    args = _parser().parse_args(["arbitrary", "train", "--mixed-precision", "none"])
+    assert args.precision == "float32"
+    assert "--mixed-precision is deprecated" in capsys.readouterr().err
+    old = tmp_path / "a.yml"
+    old.write_text("mixed_precision: bfloat16\n")
+    assert arbitrary_config(old).precision == "bfloat16"
+    assert "config key mixed_precision is deprecated" in capsys.readouterr().err
+    old.write_text("mixed_precision: none\n")
+    assert arbitrary_config(old).precision == "float32"

@@ -14,7 +14,7 @@ from nst.errors import NstError
 
 REPO = Path(__file__).resolve().parents[1]
 # the one line every method prints when a step's loss is not finite
-NAN_LINE = re.compile(r"^the loss became (nan|inf|-inf) at step \d+: [^\n]+$")
+NAN_LINE = re.compile(r"^the (loss|gradient) became (nan|inf|-inf) at step \d+: [^\n]+$")
 
 
 def test_check_finite_passes_finite_losses_and_names_the_step_and_the_kept_checkpoint(tmp_path):
@@ -27,6 +27,9 @@ def test_check_finite_passes_finite_losses_and_names_the_step_and_the_kept_check
         runfolder.check_finite({"total": float("inf")}, 2, "lower it", kept=kept)
     with pytest.raises(NstError, match=r"^the loss became 5.0 at step 1 \(style = nan\): lower it$"):
         runfolder.check_finite({"total": 5.0, "style": float("nan")}, 1, "lower it")
+    # a diverged network can keep a finite loss (ReLU maps NaN to 0 under oneDNN on AVX512): the gradient tells
+    with pytest.raises(NstError, match=r"^the gradient became nan at step 4: lower it$"):
+        runfolder.check_finite({"total": 5.0, runfolder.GRADIENT: float("nan")}, 4, "lower it")
 
 
 def _photos(folder: Path, n: int = 3) -> Path:

@@ -5,8 +5,11 @@ No TensorFlow here: the CLI checks settings before paying for the import.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
+from typing import Any
 
+from nst import common_options as common
 from nst.errors import NstError
 from nst.files import read_yaml_mapping
 from nst.options import check, option
@@ -73,8 +76,7 @@ class TrainConfig:
     content_weight: float = option(1.0, "weight of the content loss", bounds=">= 0")
     style_weight: float = option(3e-2, "weight of the style loss", bounds=">= 0")
     tv_weight: float = option(0.0, "weight of the total-variation smoothing", bounds=">= 0")
-    mixed_precision: str = option("none", "bfloat16: CPUs with AVX512_BF16; float16: GPUs",
-                                  choices=("none", "bfloat16", "float16"))
+    precision: str = common.precision_option()
     devices: list[str] | None = option(None, "MirroredStrategy over these devices (off: all GPUs if > 1)",
                                        flag=None)
     log_every: int = option(20, "steps between log lines", bounds=">= 1")
@@ -82,7 +84,7 @@ class TrainConfig:
     checkpoint_every: int = option(200, "steps between checkpoints", bounds=">= 1")
     grid_contents: list[str] = option([], "photos of the TensorBoard grid", flag=None)
     grid_styles: list[str] = option([], "paintings of the TensorBoard grid", flag=None)
-    seed: int = option(0, "random seed (weights, crops, order)")
+    seed: int = common.seed_option("random seed (weights, crops, order)")
     cluster: dict | None = option(None, "{workers: [host:port, ...]}: several machines (nst.distribute; or "
                                         "--workers)", flag=None)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
@@ -101,6 +103,11 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     if path is not None:
         data = read_yaml_mapping(path)
     model = dict(data.pop("model", None) or {})
+    if "mixed_precision" in data:  # the key's name before 2026-12 (none = float32), kept for one release
+        legacy = data.pop("mixed_precision")
+        print("warning: the config key mixed_precision is deprecated and will be removed in the next release; "
+              "use precision: float32|bfloat16|float16", file=sys.stderr)
+        data.setdefault("precision", "float32" if legacy == "none" else legacy)
     model.update(overrides.pop("model", None) or {})
     data.update({k: v for k, v in overrides.items() if v is not None})
     unknown = set(data) - {f.name for f in dataclasses.fields(TrainConfig)}
@@ -120,3 +127,49 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     return cfg
 
 
+
+
+def style_option(help: str = "style image: any painting (a file or an https:// URL); repeat for several") -> Any:
+    return option([], help, repeat=True, required=True, metavar="IMAGE")
+
+
+def model_option() -> Any:
+    return option("published", "`published` (Magenta's model, the default) or a model/checkpoint .npz from "
+                               "training", metavar="MODEL")
+
+
+@dataclasses.dataclass(kw_only=True)
+class Stylize(common.Render):
+    """``nst arbitrary stylize``'s options (besides its inputs), each declared once."""
+
+    style: list[str] = style_option()
+    model: str = model_option()
+    output: str = common.output_option("outputs/arbitrary")
+
+
+@dataclasses.dataclass(kw_only=True)
+class Grid:
+    """``nst arbitrary grid``'s options: an interpolation strip between two styles."""
+
+    style: list[str] = style_option("style image: give two, the ends of the strip")
+    model: str = model_option()
+    output: str = option("", "output image (.png or .jpg)", short="-o", required=True, metavar="IMAGE")
+    steps: int = option(5, "images between the two styles", bounds=">= 2", what="at least 2")
+    max_size: int | None = common.max_size_option()
+    precision: str = common.precision_option()
+    impl: str | None = common.impl_option()
+    seed: int = common.seed_option(common.DETERMINISTIC)
+
+
+@dataclasses.dataclass(kw_only=True)
+class Eval:
+    """``nst arbitrary eval``'s options: the style loss of a model per painting, averaged over photos."""
+
+    model: str = model_option()
+    content_dir: list[str] = option([], "folder(s) of photos", nargs="+", required=True, metavar="DIR")
+    style: list[str] = option([], "painting(s)", nargs="+", required=True, metavar="IMAGE")
+    config: str = option("conf/arbitrary.yml", "YAML settings: the loss network and style layers",
+                         metavar="FILE")
+    size: int = option(256, "centred square side of every image", bounds=">= 32", what="at least 32")
+    impl: str | None = common.impl_option()
+    seed: int = common.seed_option(common.DETERMINISTIC)

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nst.checkpoint import CHECKPOINT
 from nst.distribute import local_replicas, multi_worker_strategy, output_root, shard
 from nst.errors import NstError
 from nst.images import load_image
@@ -30,6 +31,7 @@ from nst.losses import gram_matrix
 from nst.progress import Progress
 from nst.runfolder import (
     CONFIG,
+    GRADIENT,
     check_finite,
     logs_dir,
     settings_record,
@@ -93,15 +95,15 @@ class Trainer:
         self.strategy = make_strategy(cfg.devices)  # first: TF's rule for several workers
         set_seed(cfg.seed)
         keras.utils.set_random_seed(cfg.seed)
-        policy = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[cfg.mixed_precision]
+        policy = "float32" if cfg.precision == "float32" else f"mixed_{cfg.precision}"
         keras.mixed_precision.set_dtype_policy(policy)
         with self.strategy.scope():
             self.model = initial_model(cfg, impl)
             opt = (keras.optimizers.Adam(cfg.learning_rate) if cfg.optimizer == "adam"
                    else keras.optimizers.SGD(cfg.learning_rate))
-            self.optimizer = keras.mixed_precision.LossScaleOptimizer(opt) if cfg.mixed_precision == "float16" else opt
+            self.optimizer = keras.mixed_precision.LossScaleOptimizer(opt) if cfg.precision == "float16" else opt
             self.optimizer.build(self.model.trainable_variables)
-        loss_dtype = tf.float32 if cfg.mixed_precision == "none" else tf.as_dtype(cfg.mixed_precision)
+        loss_dtype = tf.as_dtype(cfg.precision)
         self.loss_net = VGGFeatures(cfg.loss_network, dtype=loss_dtype)
         self.loss_net.check_layers(cfg.content_layers + cfg.style_layers)
         self.step_fn = tf.function(self._distributed_step)
@@ -126,7 +128,9 @@ class Trainer:
                 scaled = self.optimizer.scale_loss(scaled)
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        return losses
+        # the guard watches the gradient too: a diverged network can keep a finite loss where ReLU maps
+        # NaN to 0 (oneDNN on AVX512 CPUs), and would train on silently with NaN weights
+        return {**losses, GRADIENT: tf.linalg.global_norm(grads)}
 
     def _distributed_step(self, content, style):
         per_replica = self.strategy.run(self._replica_step, args=(content, style))
@@ -170,7 +174,7 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
     """
     out = Path(cfg.out_dir)
     trainer = Trainer(cfg, impl)
-    ckpt = out / "checkpoint.npz"
+    ckpt = out / CHECKPOINT
     start = restore_checkpoint(ckpt, trainer.model, trainer.optimizer) if resume and ckpt.exists() else 0
     if start >= cfg.steps:
         return {"step": start, "resumed_from": start}
@@ -192,6 +196,7 @@ def train(cfg: TrainConfig, impl: ModuleType, *, resume: bool = True, progress: 
             step += 1
             times.append(time.perf_counter() - tick)
             check_finite(losses, step, "lower learning_rate or the loss weights", kept=ckpt)
+            losses.pop(GRADIENT)
             bar.update(step, losses)
             with writer.as_default(step=step):
                 for k, v in losses.items():

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nst.fast.config import TrainConfig
-from nst.options import add_arguments, declared
+from nst.common_options import IMPL_HELP, IMPLS, SeedOnly
+from nst.fast.config import Eval, Export, Stylize, TrainConfig
+from nst.options import add_arguments, declared, deprecated_alias, options_from_args
 
 
 def add_parser(sub) -> None:
@@ -22,58 +23,29 @@ def add_parser(sub) -> None:
                         "and naming (its name); the model is written beside it as DIR.npz")
     t.add_argument("--devices", type=int, default=1,
                    help="train on this many devices with MirroredStrategy (GPUs if any, else logical CPUs)")
-    t.add_argument("--mixed-precision", action="store_true",
-                   help="compute in bfloat16 (GPUs with bfloat16: A100, H100; slow on CPUs)")
+    deprecated_alias(t, "--mixed-precision", "--precision bfloat16", store="const", const="bfloat16", dest="precision")
     t.add_argument("--workers", help="train on several machines: host:port of every worker, comma-separated "
                                      "(else the config's cluster: section, else TF_CONFIG; distributed.md of the docs)")
     t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
-    t.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
+    t.add_argument("--impl", choices=IMPLS, help=IMPL_HELP)
     t.set_defaults(func=run_train, work_pixels=train_pixels)
 
     s = actions.add_parser("stylize", help="stylize images, folders of images and mp4 videos with a trained model")
     s.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image (a file or an https:// URL, downloaded once and cached), folder of images or .mp4 video")
-    s.add_argument("--model", required=True, action="append",
-                   help="`published:K` (K = 0..25, the published network's styles), a shipped style's name "
-                        "(`nst fast list`) or a trained model (.npz from `nst fast train`); repeat it to blend "
-                        "multi-style models")
-    s.add_argument("--style-weights", help="comma-separated blend weights, one per --model (default: equal)")
-    s.add_argument("-o", "--output", type=Path, default=Path("outputs/fast"),
-                   help="output folder (default outputs/fast), or an image path for one input image")
-    s.add_argument("--max-size", type=int, help="resize so the longest side is this many pixels (default: as is)")
-    s.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance transfer)")
-    s.add_argument("--strength", type=float, default=1.0,
-                   help="blend with the original: 1 = fully stylized (default), 0 = the original")
-    s.add_argument("--batch-size", type=int, default=4, help="video frames per forward pass (default 4)")
-    s.add_argument("--max-frames", type=int, help="stylize only the first N frames of a video")
-    s.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
-                   help="compute precision (bfloat16: faster on CPUs with AVX512_BF16 or AMX; see the benchmarks of the docs)")
-    s.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, else solutions/ if present, else assignment/)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (inference is deterministic; kept for uniformity)")
+    add_arguments(s, Stylize)  # declared once in nst.fast.config (the shared ones in nst.common_options)
     s.set_defaults(func=run_stylize)
 
     ev = actions.add_parser("eval", help="style and content losses of a model on held-out photos (lower: closer)")
-    ev.add_argument("--model", required=True, action="append",
-                    help="as for stylize: published:K, a shipped style's name or a model .npz (repeat to blend)")
-    ev.add_argument("--style-weights", help="comma-separated blend weights, one per --model")
-    ev.add_argument("--content-dir", nargs="+", required=True, help="folder(s) of held-out photos")
-    ev.add_argument("--style", required=True, help="the painting the losses compare with")
-    ev.add_argument("--size", type=int, default=512, help="longest side of photos and painting (default 512)")
-    ev.add_argument("--impl", choices=["assignment", "solutions"], help="student code to use (default: $NST_IMPL, "
-                                                                        "else solutions/ if present, else assignment/)")
-    ev.add_argument("--seed", type=int, default=0, help="random seed (evaluation is deterministic)")
+    add_arguments(ev, Eval)
     ev.set_defaults(func=run_eval)
 
     ls = actions.add_parser("list", help="list the shipped styles (models/*.npz) with their training, and the 26 published styles")
-    ls.add_argument("--seed", type=int, default=0, help="random seed (listing is deterministic; kept for uniformity)")
+    add_arguments(ls, SeedOnly)
     ls.set_defaults(func=run_list)
 
     e = actions.add_parser("export", help="export a trained model as a SavedModel or a TFLite file")
-    e.add_argument("--model", required=True, help="a shipped style's name, a trained model (.npz), or `published` "
-                                                  "(the 26-style network with its style_weights input)")
-    e.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
-    e.add_argument("-o", "--output", type=Path, help="output path (default: beside the model)")
-    e.add_argument("--seed", type=int, default=0, help="random seed (export is deterministic)")
+    add_arguments(e, Export)
     e.set_defaults(func=run_export)
 
 
@@ -108,8 +80,7 @@ def run_train(args) -> int:
     from nst.distribute import lost_worker_errors
 
     with lost_worker_errors():
-        result = train(config, steps=args.steps, impl=args.impl, strategy=strategy,
-                       mixed_precision=args.mixed_precision)
+        result = train(config, steps=args.steps, impl=args.impl, strategy=strategy)
     losses = " ".join(f"{k}={v:.4g}" for k, v in result["losses"].items())
     print(f"step {result['step']}: {losses}")
     print(f"model: {result['model']}")
@@ -195,8 +166,9 @@ def _record(specs: list[str]) -> dict:
 
 
 def run_stylize(args) -> int:
+    from nst.blend import normalised
     from nst.errors import NstError
-    from nst.fast.styles import is_published, parse_weights
+    from nst.fast.styles import is_published
     from nst.fast.stylize import Stylizer
     from nst.fast.zoo import resolve
     from nst.images import resolve_image
@@ -204,22 +176,23 @@ def run_stylize(args) -> int:
     from nst.provenance import write_sidecar
     from nst.runtime import configure_threads, set_seed
 
-    if args.max_frames is not None and args.max_frames < 1:
-        raise NstError(f"--max-frames must be at least 1, got {args.max_frames}")
-    args.inputs = [resolve_image(spec) for spec in args.inputs]  # an http(s) URL: downloaded once, checked, cached
-    weights = parse_weights(args.style_weights, len(args.model))
-    for spec in args.model:
+    o = options_from_args(Stylize, args)  # every option checked against its declaration
+    inputs = [resolve_image(spec) for spec in args.inputs]  # an http(s) URL: downloaded once, checked, cached
+    if o.style_weights is not None:
+        normalised(o.style_weights, len(o.model), "--model style(s)")
+    for spec in o.model:
         if not is_published(spec) and not resolve(spec).is_file():
             raise NstError(f"{spec}: no such model file (published:K, a shipped style's name or a .npz "
                            "from `nst fast train`)")
-    plan(args.inputs, args.output, "check")  # every input and the output folder checked before any work
-    set_seed(args.seed)
+    output = Path(o.output)
+    plan(inputs, output, "check")  # every input and the output folder checked before any work
+    set_seed(o.seed)
     configure_threads()
-    stylizer = Stylizer(args.model, impl=args.impl, precision=args.precision, max_size=args.max_size,
-                        preserve_colors=args.preserve_colors, strength=args.strength, batch_size=args.batch_size,
-                        style_weights=weights)
-    record = _record(args.model)  # which model made each output: <output>.model.json
-    for path in stylizer.run(args.inputs, args.output, max_frames=args.max_frames):
+    stylizer = Stylizer(o.model, impl=o.impl, precision=o.precision, max_size=o.max_size,
+                        preserve_colors=o.preserve_colors, strength=o.strength, batch_size=o.batch_size,
+                        style_weights=o.style_weights and list(o.style_weights))
+    record = _record(o.model)  # which model made each output: <output>.model.json
+    for path in stylizer.run(inputs, output, max_frames=o.max_frames):
         write_sidecar(path, record)
         print(path)
     return 0
@@ -228,20 +201,21 @@ def run_stylize(args) -> int:
 def run_eval(args) -> int:
     import json
 
-    from nst.errors import NstError
+    from nst.blend import normalised
     from nst.fast.evaluate import load_photos, losses
-    from nst.fast.styles import load, parse_weights
+    from nst.fast.styles import load
     from nst.images import load_image
-    from nst.runtime import configure_threads
+    from nst.runtime import configure_threads, set_seed
 
-    if args.size < 32:
-        raise NstError(f"--size must be at least 32, got {args.size}")
-    weights = parse_weights(args.style_weights, len(args.model))
-    style = load_image(args.style)
-    photos = load_photos(args.content_dir)
+    o = options_from_args(Eval, args)
+    if o.style_weights is not None:
+        normalised(o.style_weights, len(o.model), "--model style(s)")
+    style = load_image(o.style)
+    photos = load_photos(o.content_dir)
+    set_seed(o.seed)
     configure_threads()
-    net, _ = load(args.model, args.impl, weights=weights)
-    result = losses(net, photos, style, size=args.size)
+    net, _ = load(o.model, o.impl, weights=o.style_weights and list(o.style_weights))
+    result = losses(net, photos, style, size=o.size)
     print(f"{'photo':<24} {'style':>10} {'content':>10}")
     for name, row in result.items():
         print(f"{name:<24} {row['style']:>10.4g} {row['content']:>10.4g}")
@@ -263,6 +237,7 @@ def run_export(args) -> int:
     from nst.fast.styles import is_published
     from nst.fast.zoo import resolve
 
-    model = args.model if args.model == "published" or is_published(args.model) else resolve(args.model)
-    print(export(model, args.format, args.output))
+    o = options_from_args(Export, args)
+    model = o.model if o.model == "published" or is_published(o.model) else resolve(o.model)
+    print(export(model, o.format, o.output and Path(o.output)))
     return 0

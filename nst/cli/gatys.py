@@ -9,6 +9,7 @@ DEFAULT_STYLE = "styles/swirls.jpg"
 
 
 def add_parser(sub) -> None:
+    from nst.common_options import IMPLS
     from nst.gatys import PRESETS, Config
     from nst.options import add_arguments, deprecated_alias
 
@@ -25,7 +26,7 @@ def add_parser(sub) -> None:
                         "Adam), neural-style (anishathalye/neural-style's defaults), neural-style-fast (the same "
                         "loss, L-BFGS from the content: the fastest to a good image, benchmarks.md of the docs)")
     p.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance-only transfer)")
-    p.add_argument("--impl", choices=["assignment", "solutions"],
+    p.add_argument("--impl", choices=IMPLS,
                    help="whose StyleTransfer to run (default: $NST_IMPL, else solutions/ if present, else assignment/)")
     add_arguments(p, Config, PRESETS)   # every setting of a run, declared once on nst.gatys.Config
     p.set_defaults(func=run)

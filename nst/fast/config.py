@@ -1,4 +1,5 @@
-"""The YAML config of ``nst fast train`` (:class:`TrainConfig`) and its loader, free of TensorFlow, so the
+"""The YAML config of ``nst fast train`` (:class:`TrainConfig`) and its loader, and the options of
+``nst fast stylize`` (:class:`Stylize`) and ``nst fast eval`` (:class:`Eval`), free of TensorFlow, so the
 command line can declare its flags and read the crop size before TensorFlow starts (:mod:`nst.onednn`)."""
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 from dataclasses import MISSING, dataclass
 from pathlib import Path
 
+from nst import common_options as common
 from nst.errors import NstError
 from nst.files import read_yaml_mapping
 from nst.options import check, option
@@ -59,7 +61,8 @@ class TrainConfig:
     log_every: int = option(10, "steps between loss lines and TensorBoard scalars", bounds=">= 1")
     image_every: int = option(100, "steps between test images", bounds=">= 1")
     checkpoint_every: int = option(100, "steps between checkpoints", bounds=">= 1")
-    seed: int = option(0, "random seed (weights, crops, order)")
+    precision: str = common.precision_option()
+    seed: int = common.seed_option("random seed (weights, crops, order)")
     cluster: dict | None = option(None, "{workers: [host:port, ...]}: several machines (nst.distribute; "
                                         "or --workers)", flag=None)
 
@@ -82,6 +85,8 @@ class TrainConfig:
                                                                       or str(self.init).startswith("published:"))):
             raise NstError("train: norm learns a new style row of the published network: it needs init: published")
         check(self, by="key")
+        if self.precision == "float16":
+            raise NstError("precision float16 needs loss scaling, which nst fast train does not do: use bfloat16")
 
     @property
     def run_dir(self) -> Path:
@@ -105,3 +110,39 @@ def load_config(path: str | Path, **overrides) -> TrainConfig:
     if missing:
         raise NstError(f"{path}: missing key(s) {', '.join(missing)}")
     return TrainConfig(**data)
+
+
+@dataclass(kw_only=True)
+class Stylize(common.Render):
+    """``nst fast stylize``'s options (besides its inputs), each declared once."""
+
+    model: list[str] = option([], "`published:K` (K = 0..25, the published network's styles), a shipped style's "
+                                  "name (`nst fast list`) or a trained model (.npz from `nst fast train`); repeat "
+                                  "it to blend styles", repeat=True, required=True, metavar="MODEL")
+    output: str = common.output_option("outputs/fast")
+    batch_size: int = option(4, "video frames per forward pass", bounds=">= 1")
+
+
+@dataclass(kw_only=True)
+class Eval:
+    """``nst fast eval``'s options: the losses of a model on held-out photos."""
+
+    model: list[str] = option([], "as for stylize: published:K, a shipped style's name or a model .npz (repeat "
+                                  "to blend)", repeat=True, required=True, metavar="MODEL")
+    style_weights: tuple[float, ...] | None = common.style_weights_option()
+    content_dir: list[str] = option([], "folder(s) of held-out photos", nargs="+", required=True, metavar="DIR")
+    style: str = option("", "the painting the losses compare with", required=True, metavar="IMAGE")
+    size: int = option(512, "longest side of photos and painting", bounds=">= 32", what="at least 32")
+    impl: str | None = common.impl_option()
+    seed: int = common.seed_option(common.DETERMINISTIC)
+
+
+@dataclass(kw_only=True)
+class Export:
+    """``nst fast export``'s options: a model as a SavedModel or a TFLite file."""
+
+    model: str = option("", "a shipped style's name, a trained model (.npz), or `published` (the 26-style network "
+                            "with its style_weights input)", required=True, metavar="MODEL")
+    format: str = option("savedmodel", "the file format", choices=("savedmodel", "tflite"))
+    output: str | None = option(None, "output path (off: beside the model)", short="-o", metavar="PATH")
+    seed: int = common.seed_option(common.DETERMINISTIC)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from nst.blend import normalised, parse
+from nst.blend import normalised
 from nst.errors import NstError
 from nst.fast.published import LAYERS, NUM_STYLES
 
@@ -71,11 +71,6 @@ def file_style(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> Style:
 def blend_weights(weights: list[float] | None, n: int) -> np.ndarray:
     """Normalised non-negative blend weights (equal if None); one clear error otherwise."""
     return np.asarray(normalised(weights, n, "--model style(s)"), np.float32)
-
-
-def parse_weights(text: str | None, n: int) -> list[float] | None:
-    """``--style-weights "0.7,0.3"`` -> [0.7, 0.3] (``nst.blend.parse``), or None."""
-    return parse(text, n, "--model style(s)")
 
 
 def build(styles: list[Style], impl: str | None = None, compute_dtype=tf.float32):

@@ -70,13 +70,13 @@ def _split(strategy, images: tf.Tensor):
 
 
 def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = None,
-          strategy: tf.distribute.Strategy | None = None, mixed_precision: bool = False,
+          strategy: tf.distribute.Strategy | None = None,
           save: bool = True, callback=None, probe=None, probe_every: int = 0) -> dict:
     """Train (or resume) and return {"step", "losses", "model", "skipped", "seconds"}.
 
     ``steps`` caps the total number of steps (default: ``epochs`` passes over the photos).
-    ``mixed_precision`` computes the transformation network and VGG in bfloat16 (GPUs with
-    bfloat16 support, e.g. A100/H100; no loss scaling needed), variables and losses in float32.
+    ``config.precision`` bfloat16 computes the transformation network and VGG in bfloat16 (no loss
+    scaling needed), variables and losses in float32; float16 is refused by :class:`TrainConfig`.
     ``callback(step, losses)`` is called after every step; a true return value stops the run
     there (checkpointed and saved as at the end); benchmarks use it to time a loss target.
     ``probe(net)`` returns more numbers ({name: float}, e.g. held-out losses) merged into the step's
@@ -85,7 +85,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     strategy = strategy or multi_worker_strategy() or tf.distribute.get_strategy()  # first: TF's rule for workers
     set_seed(config.seed)
     style_net, style_lib = load_impl("transformer_net", impl), load_impl("fast_style", impl)
-    dtype = tf.bfloat16 if mixed_precision else tf.float32
+    dtype = tf.as_dtype(config.precision)
     data = ContentImages(config.content_dir, config.image_size, config.batch_size, config.seed,
                          exclude=config.exclude_content, scale_range=config.scale_range, flip=config.flip)
     from nst.fast.newstyle import is_multistyle_init, start_network
@@ -200,7 +200,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     if data.skipped:
         print(f"skipped {len(data.skipped)} unreadable image(s) of {len(data)}", file=sys.stderr)
     meta = {"style_image": str(config.style_image), "naming": config.naming, "steps": int(step),
-            "config": dataclasses.asdict(config), "mixed_precision": mixed_precision,
+            "config": dataclasses.asdict(config),
             "devices": strategy.num_replicas_in_sync, "workers": shard(strategy)[1],
             "seconds": round(time.perf_counter() - t0, 1),
             "resumed_from": start, "init": str(config.init) if config.init else None,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nst import images
+from nst.common_options import precision_option, seed_option
 from nst.errors import NstError
 from nst.options import check, option
 
@@ -67,12 +68,10 @@ class Config:
     normalization: str = option("cs20si", "loss normalisation: the handout's formulas or neural-style's",
                                 choices=("cs20si", "neural-style"), flag=None)
     network: str = option("vgg19", "weights source (weights.md of the docs)", choices=("vgg19", "vgg19-mat", "vgg19-keras"))
-    precision: str = option("float32", "VGG compute precision: bfloat16 pays off only where the hardware has it "
-                                       "(AVX512_BF16/AMX CPUs, GPUs); elsewhere it is emulated, many times slower",
-                            choices=("float32", "bfloat16", "float16"))
+    precision: str = precision_option()
     xla: bool = option(False, "XLA-compile each step (jit_compile); opt-in: it did not pay on the CPUs measured "
                               "(benchmarks.md of the docs)")
-    seed: int = option(0, "seed of every random choice (the noise)", bounds=">= 0")
+    seed: int = seed_option("seed of every random choice (the noise)")
     print_iterations: int = option(10, "a log line every N steps when not on a terminal (a bar on one)",
                                    bounds=">= 1", metavar="N")
     checkpoint_iterations: int = option(0, "checkpoint (image + optimiser state) every N steps, for resume; 0: off",
