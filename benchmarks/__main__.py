@@ -185,6 +185,10 @@ def table(rows: list[dict]) -> str:
                 note = (f"{r['seconds']:.1f} s = {r['time_ratio']:.2f} x ref (CPU {r['cpu_seconds']:.0f} s = "
                         f"{r['cpu_ratio']:.2f} x); its/scale {r['iterations_per_scale']}; "
                         f"loss <= {r['target_total_loss']:.4g}")
+            if r.get("loss_precision") != "float32":  # every row should compare float32 losses: mark one that does not
+                note += f"; LOSS IN {r.get('loss_precision') or r.get('precision') or '?'}, not float32"
+            elif r.get("precision") not in (None, "float32"):
+                note += f"; steps in {r['precision']}, loss in float32"
         elif r["section"] == "cliff" and "warmup_s" in r:
             note = f"build + 1 step {r['warmup_s'] + r['s_per_iter']:.1f} s, oneDNN {'on' if r['onednn'] else 'off'}"
         elif r["section"] == "time_to_loss":

@@ -3,7 +3,9 @@
 The reference is ``--preset neural-style`` (anishathalye/neural-style's defaults: Adam,
 learning rate 10, noise start) for ``reference_iterations`` Adam steps; its total loss after
 the last step is the target. Every other configuration (same loss, same weights, same start)
-then runs until its total loss at the full size is at or below that target. Each runs in its
+then runs until its total loss at the full size is at or below that target. A configuration that
+computes in bfloat16 is judged by the float32 loss of its float32 image (a float32 twin evaluates it
+at every step; that evaluation is off the clock), so every row compares the same number. Each runs in its
 own fresh process, one after the other, in one command; the clock starts before the first
 ``StyleTransfer`` is built, so tracing and every coarse scale count. Wall seconds and the
 worker's CPU seconds are both recorded: on a shared machine CPU seconds move less with the
@@ -34,6 +36,7 @@ def configurations(quick: bool = False) -> dict[str, dict]:
     return {
         "lbfgs": dict(optimizer="lbfgs"),
         "lbfgs from the content": dict(optimizer="lbfgs", initial="content"),   # --preset neural-style-fast
+        "lbfgs from the content, bfloat16": dict(optimizer="lbfgs", initial="content", precision="bfloat16"),
         "lbfgs coarse-to-fine 0.5,1 from the content": dict(optimizer="lbfgs", initial="content",
                                                              scale_fractions=(0.5, 1.0), coarse_iterations=(coarse,)),
     }
@@ -68,6 +71,7 @@ def worker(spec: dict) -> dict:
     target, trace, t0, c0 = spec.get("target"), [], time.perf_counter(), time.process_time()
     stages = gatys.stages_of(config)
     hit, result, final_loss, st = None, None, None, None
+    judged_off_clock = [0.0, 0.0]  # wall and CPU seconds of the float32 judge, taken off the clock
     for i, (size, fraction, iterations) in enumerate(stages):
         set_seed(config.seed)
         last = i + 1 == len(stages)
@@ -76,9 +80,12 @@ def worker(spec: dict) -> dict:
         if result is not None:
             st.initial_img = images.preprocess(images.resize(result.astype("float32"), *content.shape[:2]))
         st.build()
+        judge = _float32_judge(StyleTransfer, content, styles, config) if last else None
 
-        def on_step(step, losses, st=st, last=last, stage=i):
-            trace.append((time.perf_counter() - t0, time.process_time() - c0, stage, step, losses["total"]))
+        def on_step(step, losses, st=st, last=last, stage=i, judge=judge):
+            now, cpu = time.perf_counter() - t0 - judged_off_clock[0], time.process_time() - c0 - judged_off_clock[1]
+            total = losses["total"] if judge is None else _judged(judge, st, judged_off_clock)
+            trace.append((now, cpu, stage, step, total))
             if last and target is not None and losses["total"] <= target:
                 raise Reached
 
@@ -90,15 +97,42 @@ def worker(spec: dict) -> dict:
             result = images.deprocess(st.input_img.numpy())
             break
     if hit is None:  # the reference (or a miss): the loss of the final image, after the last step
-        final_loss = optimize.weighted(st, st.total_loss())["total"]
+        judge = _float32_judge(StyleTransfer, content, styles, config)
+        final_loss = optimize.weighted(st, st.total_loss())["total"] if judge is None else \
+            _judged(judge, st, judged_off_clock)
         hit = (time.perf_counter() - t0, time.process_time() - c0, len(stages) - 1, trace[-1][3] if trace else 0,
                final_loss)
     if spec.get("image"):
         images.save_image(result, spec["image"])
     reached = target is None or hit[4] <= target
     return {"seconds": hit[0], "cpu_seconds": hit[1], "iterations": hit[3], "loss": hit[4], "reached": reached,
+            "precision": config.precision, "loss_precision": "float32",
             "final_iterations": [sum(1 for t in trace if t[2] == s) for s in range(len(stages))],
             "height": int(result.shape[0]), "width": int(result.shape[1])}
+
+
+def _float32_judge(StyleTransfer, content, styles, config):
+    """A float32 twin of a run that computes in another precision (None for a float32 run): the same targets
+    and weights, so ``_judged`` gives the float32 loss of the run's current (float32) image."""
+    import dataclasses
+
+    if config.precision == "float32":
+        return None
+    twin = StyleTransfer(content, styles, dataclasses.replace(config, precision="float32"))
+    twin.build()
+    return twin
+
+
+def _judged(judge, st, off_clock: list[float]) -> float:
+    """The float32 total loss of ``st``'s current image, its cost added to ``off_clock`` (wall, CPU)."""
+    from nst.gatys import optimize
+
+    w0, c0 = time.perf_counter(), time.process_time()
+    judge.input_img.assign(st.input_img)
+    total = optimize.weighted(judge, judge.total_loss())["total"]
+    off_clock[0] += time.perf_counter() - w0
+    off_clock[1] += time.process_time() - c0
+    return total
 
 
 def _spawn(spec: dict) -> dict:
@@ -142,6 +176,7 @@ def run(size: int = 256, reference_iterations: int = 300, quick: bool = False, s
                      "iterations_per_scale": r["final_iterations"], "total_loss": r["loss"], "reached": r["reached"],
                      "time_ratio": r["seconds"] / ref["seconds"] if r["reached"] else None,
                      "cpu_ratio": r["cpu_seconds"] / ref["cpu_seconds"] if r["reached"] else None,
+                     "precision": r.get("precision"), "loss_precision": r.get("loss_precision"),
                      "image": image(name)})
     return rows
 

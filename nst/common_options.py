@@ -18,18 +18,20 @@ from typing import Any
 
 from nst.options import option
 
-PRECISIONS = ("float32", "bfloat16", "float16")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 IMPLS = ("assignment", "solutions")
 DETERMINISTIC = "random seed (this command is deterministic; every command takes one)"
 IMPL_DEFAULT = "$NST_IMPL, else solutions/ if present, else assignment/"
 IMPL_HELP = f"student code to use (default {IMPL_DEFAULT})"
 
 
-def precision_option() -> Any:
-    """``--precision``: the dtype the networks compute in; variables and losses stay float32."""
-    return option("float32", "compute precision of the networks: bfloat16 pays off only where the hardware has "
-                             "it (AVX512_BF16/AMX CPUs, GPUs), elsewhere it is emulated, many times slower; "
-                             "float16: GPUs", choices=PRECISIONS)
+def precision_option(command_default: str | None = "auto") -> Any:
+    """``--precision``: the dtype the networks compute in; images, Gram matrices, losses and optimizer state
+    stay float32. ``auto`` (:func:`nst.runtime.resolve_precision`) is the default of the commands that render
+    (``command_default``); the library's default, what tests and graded code get, is float32."""
+    return option("float32", "compute precision of the networks: auto = bfloat16 where the hardware has it "
+                             "(AVX512_BF16/AMX CPUs, GPUs), else float32 (bfloat16 elsewhere is emulated, many "
+                             "times slower); float16: GPUs", choices=PRECISIONS, command_default=command_default)
 
 
 def seed_option(what: str = "seed of every random choice") -> Any:

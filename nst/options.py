@@ -35,7 +35,8 @@ _BOUNDS = re.compile(r"^(?:(>=|>) *(-?[\d.e+-]+)|([\[(]) *(-?[\d.e+-]+) *, *(-?[
 def option(default: Any, help: str, *, choices: tuple | None = None, bounds: str | None = None,
            flag: str | None | bool = True, metavar: str | None = None, what: str | None = None,
            deprecated: tuple[str, ...] = (), nargs: str | None = None, repeat: bool = False,
-           required: bool = False, short: str | None = None, shown: str | None = None) -> Any:
+           required: bool = False, short: str | None = None, shown: str | None = None,
+           command_default: Any = None) -> Any:
     """A dataclass field with its command-line declaration in ``metadata``.
 
     ``flag``: True for ``--field-name``, a string for another spelling, None for no flag.
@@ -48,12 +49,14 @@ def option(default: Any, help: str, *, choices: tuple | None = None, bounds: str
     ``required``: the flag must be given (a field with no sensible default, e.g. the model to run).
     ``short``: a one-letter spelling as well (``-o`` for ``--output``).
     ``shown``: the default as ``--help`` and the docs say it, when the value (None) does not tell it.
+    ``command_default``: the command line's default where it differs from the library's (``--precision``:
+    ``auto`` for a command, float32 for code that builds the settings itself, such as tests and graded code).
     """
     if bounds is not None and not _BOUNDS.match(bounds):
         raise ValueError(f"bad bounds {bounds!r}")
     meta = {"help": help, "choices": choices, "bounds": bounds, "flag": flag, "metavar": metavar, "what": what,
             "deprecated": deprecated, "nargs": nargs, "repeat": repeat, "required": required,
-            "short": short, "shown": shown}
+            "short": short, "shown": shown, "command_default": command_default}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata={"option": meta})
     return dataclasses.field(default=default, metadata={"option": meta})
@@ -116,8 +119,10 @@ def _show(value: Any) -> str:
 
 
 def defaults(cls, presets: dict[str, dict] | None = None) -> dict[str, dict[str, Any]]:
-    """{preset name: {field: value}}: each preset over the class defaults ({"default": ...} without presets)."""
-    base = {f.name: _default(f) for f, _ in declared(cls)}
+    """{preset name: {field: value}}: each preset over the command line's defaults ({"default": ...} without
+    presets): a field's ``command_default`` where it has one, else its default."""
+    base = {f.name: _default(f) if meta.get("command_default") is None else meta["command_default"]
+            for f, meta in declared(cls)}
     return {name: {**base, **values} for name, values in (presets or {"default": {}}).items()}
 
 
@@ -195,12 +200,15 @@ def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: str, *, sto
 
 def settings_from_args(cls, args: argparse.Namespace, presets: dict[str, dict] | None = None,
                        preset: str | None = None):
-    """``cls`` from a preset (or the class defaults) with every option given on the command line over it."""
+    """``cls`` from a preset (or the command line's defaults, see :func:`defaults`) with every option given
+    on the command line over it."""
     values = dict((presets or {}).get(preset, {})) if preset else {}
-    for f, _ in declared(cls):
+    for f, meta in declared(cls):
         given = getattr(args, f.name, None)
         if given is not None:
             values[f.name] = given
+        elif f.name not in values and meta.get("command_default") is not None:
+            values[f.name] = meta["command_default"]
     return cls(**values)
 
 

@@ -12,9 +12,8 @@ import tempfile
 
 import numpy as np
 
+from nst.common_options import PRECISIONS
 from nst.errors import NstError
-
-PRECISIONS = ("float32", "bfloat16", "float16")
 
 # What TensorFlow's C++ side prints on import before absl logging is set up; TF_CPP_MIN_LOG_LEVEL
 # does not reach it (TF 2.20+). Only these lines are dropped: oneDNN itself stays on.
@@ -90,8 +89,9 @@ def quiet_tensorflow(announce: bool = True, pixels: int | None = None) -> None:
 
 
 def describe_devices() -> str:
-    """"GPU 0 (NVIDIA H200), CPU (16 cores)" or "CPU only (2 cores, AVX512_BF16)": what TensorFlow will use
-    (", oneDNN off" or ", oneDNN on" added where ``TF_ENABLE_ONEDNN_OPTS`` says so: :mod:`nst.onednn`)."""
+    """"GPU 0 (NVIDIA H200), CPU (16 cores); --precision auto: bfloat16" or "CPU only (2 cores, AVX512_BF16);
+    --precision auto: bfloat16": what TensorFlow will use (", oneDNN off" or ", oneDNN on" added where
+    ``TF_ENABLE_ONEDNN_OPTS`` says so: :mod:`nst.onednn`), and what ``--precision auto`` computes in."""
     import tensorflow as tf
 
     gpus = []
@@ -103,15 +103,16 @@ def describe_devices() -> str:
         gpus.append(f"GPU {i} ({name})")
     onednn = {"0": ", oneDNN off", "1": ", oneDNN on"}.get(os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""), "")
     cores = f"{os.cpu_count()} cores{', AVX512_BF16' if cpu_has_bf16() else ''}{onednn}"
+    auto = f"; --precision auto: {auto_precision(bool(gpus))}"
     if gpus:
-        return ", ".join(gpus + [f"CPU ({cores})"])
+        return ", ".join(gpus + [f"CPU ({cores})"]) + auto
     if not _has_nvidia():
-        return f"CPU only ({cores})"
+        return f"CPU only ({cores}){auto}"
     built = getattr(tf.test, "is_built_with_cuda", lambda: False)()
     hint = ("an NVIDIA driver is loaded but TensorFlow sees no GPU: check `nvidia-smi`, and install with the "
             "`gpu` extra: pip install -e \".[gpu]\"") if built else \
         "this TensorFlow has no CUDA support: install with the `gpu` extra: pip install -e \".[gpu]\""
-    return f"CPU only ({cores}); {hint}"
+    return f"CPU only ({cores}){auto}; {hint}"
 
 
 def _has_nvidia() -> bool:
@@ -148,15 +149,32 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def auto_precision(gpu: bool) -> str:
+    """What ``--precision auto`` computes in: bfloat16 with a GPU or a CPU with AVX512_BF16/AMX, else float32."""
+    return "bfloat16" if gpu or cpu_has_bf16() else "float32"
+
+
+def resolve_precision(precision: str) -> str:
+    """``--precision`` as a dtype name: ``auto`` is :func:`auto_precision` (the device line says which);
+    the others are themselves."""
+    if precision not in PRECISIONS:
+        raise NstError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    import tensorflow as tf
+
+    return auto_precision(bool(tf.config.list_physical_devices("GPU")))
+
+
 def compute_dtype(precision: str):
     """TF dtype for ``--precision``: float32; bfloat16 (fast only with AVX512_BF16/AMX or a GPU;
-    emulated and many times slower on AVX2-only CPUs, so we warn); float16 (GPUs)."""
+    emulated and many times slower on AVX2-only CPUs, so we warn); float16 (GPUs); auto
+    (:func:`resolve_precision`)."""
     import warnings
 
     import tensorflow as tf
 
-    if precision not in PRECISIONS:
-        raise NstError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    precision = resolve_precision(precision)
     if precision == "bfloat16" and not tf.config.list_physical_devices("GPU") and not cpu_has_bf16():
         warnings.warn("this CPU has no AVX512_BF16/AMX: bfloat16 is emulated and much slower than float32")
     return tf.as_dtype(precision)

@@ -181,6 +181,34 @@ def test_time_to_quality_worker_reaches_the_references_loss_and_the_table_says_s
     assert "0.30 x ref" in text and "0.31 x" in text and "[10, 4]" in text
 
 
+def test_a_bfloat16_row_is_judged_by_the_float32_loss_of_its_float32_image():
+    """Time to quality compares float32 losses only: a run computing in bfloat16 is judged by a float32 twin
+    (same targets) evaluated at its current image, and the table says so; a row that is not is marked."""
+    from benchmarks import quality
+    from benchmarks.__main__ import table
+    from nst.gatys import optimize
+    from solutions.style_transfer import StyleTransfer
+
+    content, style = _images(48, 48)
+    st = _built(gatys.Config(precision="bfloat16"), 48, 48)
+    st.input_img.assign(st.input_img + 7.0)  # somewhere other than the start
+    judge = quality._float32_judge(StyleTransfer, content, [style], st.config)
+    assert quality._float32_judge(StyleTransfer, content, [style], gatys.Config()) is None
+    off_clock = [0.0, 0.0]
+    judged = quality._judged(judge, st, off_clock)
+    plain = _built(gatys.Config(), 48, 48)
+    plain.input_img.assign(st.input_img)
+    assert judged == optimize.weighted(plain, plain.total_loss())["total"]  # the float32 loss of that image
+    assert judged != optimize.weighted(st, st.total_loss())["total"]       # not the bfloat16 one
+    assert off_clock[0] > 0
+    row = {"section": "time_to_quality", "variant": "lbfgs, bfloat16", "size": 48, "height": 48, "width": 48,
+           "seconds": 3.0, "time_ratio": 0.3, "cpu_seconds": 5.0, "cpu_ratio": 0.31, "iterations_per_scale": [4],
+           "target_total_loss": 1.0, "total_loss": 0.9, "reached": True, "precision": "bfloat16",
+           "loss_precision": "float32"}
+    assert "steps in bfloat16, loss in float32" in table([row])
+    assert "LOSS IN bfloat16, not float32" in table([{**row, "loss_precision": "bfloat16"}])
+
+
 def test_multiscale_memory_row_runs_one_stylize_process(shared_images):
     from benchmarks.__main__ import multiscale_row, table
 

@@ -76,7 +76,7 @@ class TrainConfig:
     content_weight: float = option(1.0, "weight of the content loss", bounds=">= 0")
     style_weight: float = option(3e-2, "weight of the style loss", bounds=">= 0")
     tv_weight: float = option(0.0, "weight of the total-variation smoothing", bounds=">= 0")
-    precision: str = common.precision_option()
+    precision: str = common.precision_option(command_default=None)
     devices: list[str] | None = option(None, "MirroredStrategy over these devices (off: all GPUs if > 1)",
                                        flag=None)
     log_every: int = option(20, "steps between log lines", bounds=">= 1")

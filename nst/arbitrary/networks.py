@@ -22,6 +22,7 @@ import keras
 import tensorflow as tf
 
 from nst.errors import NstError
+from nst.runtime import resolve_precision
 from nst.weights import MEAN_RGB
 
 from .config import ModelConfig
@@ -192,8 +193,7 @@ class ArbitraryStyleModel(keras.Model):
 def build_model(config: ModelConfig, impl: ModuleType, precision: str = "float32") -> ArbitraryStyleModel:
     """A built model of ``config`` around ``impl``; ``precision="bfloat16"`` computes in bfloat16
     (weights stay float32): faster on CPUs with AVX512_BF16 or AMX (measured in the benchmarks of the docs)."""
-    if precision not in ("float32", "bfloat16", "float16"):
-        raise NstError(f"--precision must be float32, bfloat16 or float16, got {precision!r}")
+    precision = resolve_precision(precision)  # auto: bfloat16 where the hardware has it
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32" if precision == "float32" else f"mixed_{precision}")
     try:

@@ -37,7 +37,7 @@ from nst.runfolder import (
     settings_record,
     write_settings,
 )
-from nst.runtime import set_seed
+from nst.runtime import resolve_precision, set_seed
 from nst.vgg import VGGFeatures
 
 from .checkpoint import (
@@ -95,15 +95,16 @@ class Trainer:
         self.strategy = make_strategy(cfg.devices)  # first: TF's rule for several workers
         set_seed(cfg.seed)
         keras.utils.set_random_seed(cfg.seed)
-        policy = "float32" if cfg.precision == "float32" else f"mixed_{cfg.precision}"
+        precision = resolve_precision(cfg.precision)
+        policy = "float32" if precision == "float32" else f"mixed_{precision}"
         keras.mixed_precision.set_dtype_policy(policy)
         with self.strategy.scope():
             self.model = initial_model(cfg, impl)
             opt = (keras.optimizers.Adam(cfg.learning_rate) if cfg.optimizer == "adam"
                    else keras.optimizers.SGD(cfg.learning_rate))
-            self.optimizer = keras.mixed_precision.LossScaleOptimizer(opt) if cfg.precision == "float16" else opt
+            self.optimizer = keras.mixed_precision.LossScaleOptimizer(opt) if precision == "float16" else opt
             self.optimizer.build(self.model.trainable_variables)
-        loss_dtype = tf.as_dtype(cfg.precision)
+        loss_dtype = tf.as_dtype(precision)
         self.loss_net = VGGFeatures(cfg.loss_network, dtype=loss_dtype)
         self.loss_net.check_layers(cfg.content_layers + cfg.style_layers)
         self.step_fn = tf.function(self._distributed_step)

@@ -61,7 +61,7 @@ class TrainConfig:
     log_every: int = option(10, "steps between loss lines and TensorBoard scalars", bounds=">= 1")
     image_every: int = option(100, "steps between test images", bounds=">= 1")
     checkpoint_every: int = option(100, "steps between checkpoints", bounds=">= 1")
-    precision: str = common.precision_option()
+    precision: str = common.precision_option(command_default=None)
     seed: int = common.seed_option("random seed (weights, crops, order)")
     cluster: dict | None = option(None, "{workers: [host:port, ...]}: several machines (nst.distribute; "
                                         "or --workers)", flag=None)

@@ -52,7 +52,7 @@ from nst.runfolder import (
     settings_record,
     write_settings,
 )
-from nst.runtime import set_seed
+from nst.runtime import resolve_precision, set_seed
 from nst.vgg import VGGFeatures
 
 
@@ -85,7 +85,7 @@ def train(config: TrainConfig, *, steps: int | None = None, impl: str | None = N
     strategy = strategy or multi_worker_strategy() or tf.distribute.get_strategy()  # first: TF's rule for workers
     set_seed(config.seed)
     style_net, style_lib = load_impl("transformer_net", impl), load_impl("fast_style", impl)
-    dtype = tf.as_dtype(config.precision)
+    dtype = tf.as_dtype(resolve_precision(config.precision))
     data = ContentImages(config.content_dir, config.image_size, config.batch_size, config.seed,
                          exclude=config.exclude_content, scale_range=config.scale_range, flip=config.flip)
     from nst.fast.newstyle import is_multistyle_init, start_network

@@ -68,7 +68,8 @@ class Config:
     normalization: str = option("cs20si", "loss normalisation: the handout's formulas or neural-style's",
                                 choices=("cs20si", "neural-style"), flag=None)
     network: str = option("vgg19", "weights source (weights.md of the docs)", choices=("vgg19", "vgg19-mat", "vgg19-keras"))
-    precision: str = precision_option()
+    # float32 by default: L-BFGS stepping in bfloat16 stalls short of neural-style's float32 loss (benchmarks.md)
+    precision: str = precision_option(command_default=None)
     xla: bool = option(False, "XLA-compile each step (jit_compile); opt-in: it did not pay on the CPUs measured "
                               "(benchmarks.md of the docs)")
     seed: int = seed_option("seed of every random choice (the noise)")
