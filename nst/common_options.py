@@ -22,7 +22,6 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 IMPLS = ("assignment", "solutions")
 DETERMINISTIC = "random seed (this command is deterministic; every command takes one)"
 IMPL_DEFAULT = "$NST_IMPL, else solutions/ if present, else assignment/"
-IMPL_HELP = f"student code to use (default {IMPL_DEFAULT})"
 
 
 def precision_option(command_default: str | None = "auto") -> Any:
@@ -78,6 +77,18 @@ class Render:
     precision: str = precision_option()
     impl: str | None = impl_option()
     seed: int = seed_option(DETERMINISTIC)
+
+
+@dataclass(kw_only=True)
+class Training:
+    """The process options both training commands share (``nst fast train``, ``nst arbitrary train``); their
+    settings proper (what lands in ``config.json``) are the YAML keys of each method's TrainConfig."""
+
+    workers: str | None = option(None, "train on several machines: host:port of every worker, comma-separated "
+                                       "(else the config's cluster: section, else TF_CONFIG; distributed.md of "
+                                       "the docs)", metavar="HOST:PORT,...")
+    worker_index: int | None = option(None, "this machine's place in --workers (0 = the chief)", metavar="N")
+    impl: str | None = impl_option()
 
 
 @dataclass(kw_only=True)

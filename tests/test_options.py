@@ -250,6 +250,10 @@ def test_the_three_methods_speak_one_dialect():
                  "--seed", "-o", "--output"):
         assert fast[flag].help.split(" (default")[0] == arbitrary[flag].help.split(" (default")[0], flag
     assert {"--style", "--style-weights", "-o", "--output"} <= set(gatys) & set(arbitrary)
+    trains = [_flags(_leaf(method, "train")) for method in ("fast", "arbitrary")]
+    assert {"--seed", "--run-dir", "--content-dir"} <= set(trains[0]) & set(trains[1])
+    for flag in ("--workers", "--worker-index", "--impl", "--precision"):  # one declaration for both
+        assert trains[0][flag].help.rsplit(" (", 1)[0] == trains[1][flag].help.rsplit(" (", 1)[0], flag
     assert {"--style-weights", "-o", "--output"} <= set(fast)
 
 

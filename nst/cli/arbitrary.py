@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nst.arbitrary.config import Eval, Grid, ModelConfig, Stylize, TrainConfig
 from nst.blend import normalised
-from nst.common_options import IMPL_HELP, IMPLS, PRECISIONS
+from nst.common_options import PRECISIONS, Training
 from nst.errors import NstError
 from nst.options import add_arguments, declared, deprecated_alias, options_from_args
 
@@ -31,10 +31,7 @@ def add_parser(sub) -> None:
     add_arguments(t, TrainConfig, default_word="if the config omits it:")
     add_arguments(t, ModelConfig, default_word="if the config omits it:")
     t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
-    t.add_argument("--workers", help="train on several machines: host:port of every worker, comma-separated "
-                                     "(else the config's cluster: section, else TF_CONFIG; distributed.md of the docs)")
-    t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
-    t.add_argument("--impl", choices=IMPLS, help=IMPL_HELP)
+    add_arguments(t, Training)  # --workers, --worker-index, --impl: declared once for both training commands
     deprecated_alias(t, "--mixed-precision", "--precision", dest="precision", type=_legacy_precision,
                      choices=["none", *PRECISIONS])
     t.set_defaults(func=run_train)

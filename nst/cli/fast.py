@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nst.common_options import IMPL_HELP, IMPLS, SeedOnly
+from nst.common_options import SeedOnly, Training
 from nst.fast.config import Eval, Export, Stylize, TrainConfig
 from nst.options import add_arguments, declared, deprecated_alias, options_from_args
 
@@ -24,10 +24,7 @@ def add_parser(sub) -> None:
     t.add_argument("--devices", type=int, default=1,
                    help="train on this many devices with MirroredStrategy (GPUs if any, else logical CPUs)")
     deprecated_alias(t, "--mixed-precision", "--precision bfloat16", store="const", const="bfloat16", dest="precision")
-    t.add_argument("--workers", help="train on several machines: host:port of every worker, comma-separated "
-                                     "(else the config's cluster: section, else TF_CONFIG; distributed.md of the docs)")
-    t.add_argument("--worker-index", type=int, help="this machine's place in --workers (0 = the chief)")
-    t.add_argument("--impl", choices=IMPLS, help=IMPL_HELP)
+    add_arguments(t, Training)  # --workers, --worker-index, --impl: declared once for both training commands
     t.set_defaults(func=run_train, work_pixels=train_pixels)
 
     s = actions.add_parser("stylize", help="stylize images, folders of images and mp4 videos with a trained model")
