@@ -2,12 +2,12 @@
 
 One spelling, one help text, one set of choices and bounds for the three methods:
 
-* :func:`precision_option`: ``--precision float32|bfloat16|float16`` of every command that runs a network;
+* :func:`precision_option`: ``--precision auto|float32|bfloat16|float16`` of every command that runs a network;
 * :func:`seed_option` and :func:`impl_option`: ``--seed N`` and ``--impl assignment|solutions`` of every command;
 * :func:`style_weights_option` and :func:`output_option`: ``--style-weights`` and ``-o/--output``;
 * :class:`Render`: what ``nst fast stylize`` and ``nst arbitrary stylize`` share (blend weights, strength,
   size, colours, frames, precision), subclassed by each with its inputs and output (``nst.fast.config``,
-  ``nst.arbitrary.config``).
+  ``nst.arbitrary.config``); :class:`Training`: the process flags of both training commands.
 
 No TensorFlow here: the command line builds its flags and checks them before TensorFlow starts.
 """

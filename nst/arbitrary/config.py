@@ -130,10 +130,12 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
 
 
 def style_option(help: str = "style image: any painting (a file or an https:// URL); repeat for several") -> Any:
+    """``--style IMAGE``, repeated for several (stylize and grid)."""
     return option([], help, repeat=True, required=True, metavar="IMAGE")
 
 
 def model_option() -> Any:
+    """``--model``: Magenta's published model, or one trained with ``nst arbitrary train``."""
     return option("published", "`published` (Magenta's model, the default) or a model/checkpoint .npz from "
                                "training", metavar="MODEL")
 
