@@ -61,6 +61,13 @@ def max_size_option() -> Any:
                   bounds=">= 16", what="at least 16 pixels")
 
 
+def add_inputs(parser) -> None:
+    """The positional ``INPUT ...`` of the render commands: images, folders and videos (:func:`nst.media.plan`)."""
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image (a file or an https:// URL, downloaded once and cached), folder of images "
+                             "or .mp4 video")
+
+
 @dataclass(kw_only=True)
 class Render:
     """The options of rendering with a trained network, shared by ``nst fast stylize`` and

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nst.arbitrary.config import Eval, Grid, ModelConfig, Stylize, TrainConfig
 from nst.blend import normalised
-from nst.common_options import PRECISIONS, Training
+from nst.common_options import PRECISIONS, Training, add_inputs
 from nst.errors import NstError
 from nst.options import add_arguments, declared, deprecated_alias, options_from_args
 
@@ -41,8 +41,7 @@ def add_parser(sub) -> None:
     e.set_defaults(func=run_eval)
 
     s = asub.add_parser("stylize", help="render images, folders and videos in one or several styles")
-    s.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="image (a file or an https:// URL, downloaded once and cached), folder of images or .mp4 video")
+    add_inputs(s)
     add_arguments(s, Stylize)  # declared once in nst.arbitrary.config (the shared ones in nst.common_options)
     s.set_defaults(func=run_stylize)
 

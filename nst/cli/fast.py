@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nst.common_options import SeedOnly, Training
+from nst.common_options import SeedOnly, Training, add_inputs
 from nst.fast.config import Eval, Export, Stylize, TrainConfig
 from nst.options import add_arguments, declared, deprecated_alias, options_from_args
 
@@ -28,8 +28,7 @@ def add_parser(sub) -> None:
     t.set_defaults(func=run_train, work_pixels=train_pixels)
 
     s = actions.add_parser("stylize", help="stylize images, folders of images and mp4 videos with a trained model")
-    s.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="image (a file or an https:// URL, downloaded once and cached), folder of images or .mp4 video")
+    add_inputs(s)
     add_arguments(s, Stylize)  # declared once in nst.fast.config (the shared ones in nst.common_options)
     s.set_defaults(func=run_stylize)
 
