@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]  # solutions/ is not installed: nst.i
 
 # oneDNN is TensorFlow's default on x86 Linux (and so what nst runs); set it explicitly so the
 # ceiling convolution in this process and the workers agree. Must be set before TF is imported.
+USER_ONEDNN = os.environ.get("TF_ENABLE_ONEDNN_OPTS")  # the user's own setting (grading.py runs with it)
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from nst.runtime import quiet_tensorflow

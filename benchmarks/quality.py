@@ -70,7 +70,7 @@ def worker(spec: dict) -> dict:
     content_path, style_path = str(shared_images() / CONTENT), str(shared_images() / STYLE)
     target, trace, t0, c0 = spec.get("target"), [], time.perf_counter(), time.process_time()
     stages = gatys.stages_of(config)
-    hit, result, final_loss, st = None, None, None, None
+    hit, result, loop = None, None, None
     judged_off_clock = [0.0, 0.0]  # wall and CPU seconds of the float32 judge, taken off the clock
     for i, (size, fraction, iterations) in enumerate(stages):
         set_seed(config.seed)
@@ -80,26 +80,25 @@ def worker(spec: dict) -> dict:
         if result is not None:
             st.initial_img = images.preprocess(images.resize(result.astype("float32"), *content.shape[:2]))
         st.build()
-        judge = _float32_judge(StyleTransfer, content, styles, config) if last else None
+        loop = optimize.Loop(st)  # for another precision, its float32 twin (nst.gatys.twin) judges the image
 
-        def on_step(step, losses, st=st, last=last, stage=i, judge=judge):
+        def on_step(step, losses, loop=loop, last=last, stage=i):
             now, cpu = time.perf_counter() - t0 - judged_off_clock[0], time.process_time() - c0 - judged_off_clock[1]
-            total = losses["total"] if judge is None else _judged(judge, st, judged_off_clock)
+            total = _judged(loop, judged_off_clock) if last and loop.twin is not None else losses["total"]
             trace.append((now, cpu, stage, step, total))
-            if last and target is not None and losses["total"] <= target:
+            if last and target is not None and total <= target:
                 raise Reached
 
         try:
             with contextlib.redirect_stdout(sys.stderr):
-                result = optimize.run(st, iterations, on_step=on_step)
+                result = loop.run(iterations, on_step=on_step)
         except Reached:
             hit = trace[-1]
             result = images.deprocess(st.input_img.numpy())
             break
     if hit is None:  # the reference (or a miss): the loss of the final image, after the last step
-        judge = _float32_judge(StyleTransfer, content, styles, config)
-        final_loss = optimize.weighted(st, st.total_loss())["total"] if judge is None else \
-            _judged(judge, st, judged_off_clock)
+        final_loss = optimize.weighted(st, st.total_loss())["total"] if loop.twin is None else \
+            _judged(loop, judged_off_clock)
         hit = (time.perf_counter() - t0, time.process_time() - c0, len(stages) - 1, trace[-1][3] if trace else 0,
                final_loss)
     if spec.get("image"):
@@ -111,25 +110,13 @@ def worker(spec: dict) -> dict:
             "height": int(result.shape[0]), "width": int(result.shape[1])}
 
 
-def _float32_judge(StyleTransfer, content, styles, config):
-    """A float32 twin of a run that computes in another precision (None for a float32 run): the same targets
-    and weights, so ``_judged`` gives the float32 loss of the run's current (float32) image."""
-    import dataclasses
-
-    if config.precision == "float32":
-        return None
-    twin = StyleTransfer(content, styles, dataclasses.replace(config, precision="float32"))
-    twin.build()
-    return twin
-
-
-def _judged(judge, st, off_clock: list[float]) -> float:
-    """The float32 total loss of ``st``'s current image, its cost added to ``off_clock`` (wall, CPU)."""
-    from nst.gatys import optimize
+def _judged(loop, off_clock: list[float]) -> float:
+    """The float32 total loss of the loop's current image (its twin's), the cost added to ``off_clock`` (wall, CPU)."""
+    from nst.gatys.optimize import weighted
+    from nst.gatys.twin import float32_losses
 
     w0, c0 = time.perf_counter(), time.process_time()
-    judge.input_img.assign(st.input_img)
-    total = optimize.weighted(judge, judge.total_loss())["total"]
+    total = weighted(loop, float32_losses(loop.twin, loop.st))["total"]
     off_clock[0] += time.perf_counter() - w0
     off_clock[1] += time.process_time() - c0
     return total

@@ -61,3 +61,35 @@ def test_the_reference_class_meets_the_contract_with_its_optional_parts():
     assert isinstance(st, StyleTransferModel)
     assert all(getattr(st, name, None) is not None or name == "writer" for name in OPTIONAL)
     assert not isinstance(object(), StyleTransferModel)
+
+
+def test_a_bfloat16_run_prints_and_logs_float32_losses_of_its_image(tmp_path, capsys):
+    """``loss/*`` (and the printed line) are the float32 losses of the float32 image, every print_iterations steps
+    and at the last; what the bfloat16 steps computed is logged apart as ``loss_bfloat16/*``."""
+    import dataclasses
+
+    import numpy as np
+
+    from nst.gatys import optimize
+    from nst.summaries import read_scalars
+    from solutions.style_transfer import StyleTransfer
+
+    rng = np.random.default_rng(0)
+    content, styles = rng.uniform(0, 255, (48, 48, 3)), [rng.uniform(0, 255, (48, 48, 3))]
+    config = gatys.Config(optimizer="lbfgs", precision="bfloat16", print_iterations=2, logdir=str(tmp_path / "logs"),
+                          **{k: v for k, v in gatys.PRESETS["neural-style"].items() if k != "optimizer"})
+    st = StyleTransfer(content, styles, config)
+    st.build()
+    optimize.run(st, 5)
+    scalars = read_scalars(tmp_path / "logs")
+    assert [s for s, _ in scalars["loss/total"]] == [1, 2, 4, 5], "float32 losses at the first, every 2nd, the last"
+    assert [s for s, _ in scalars["loss_bfloat16/total"]] == [1, 2, 3, 4, 5]
+
+    judge = StyleTransfer(content, styles, dataclasses.replace(config, precision="float32", logdir=None))
+    judge.build()
+    judge.input_img.assign(st.input_img)
+    expected = optimize.weighted(judge, judge.total_loss())["total"]
+    logged = scalars["loss/total"][-1][1]
+    assert logged == pytest.approx(expected, rel=1e-5), "loss/total is the float32 loss of the final image"
+    assert abs(scalars["loss_bfloat16/total"][-1][1] - expected) > 1e-4 * expected, "the steps' own loss is not it"
+    assert f"total={logged:.4g}" in capsys.readouterr().out.splitlines()[-1], "the last printed line shows it"

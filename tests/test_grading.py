@@ -17,7 +17,7 @@ import pytest
 
 from nst.cli import main
 from nst.errors import NstError
-from nst.grading import integrity, planted, report, runner, sandbox, workspace
+from nst.grading import integrity, planted, probe, report, runner, sandbox, workspace
 from nst.grading.batch import find_submissions, grade_all
 from nst.grading.plugin import one_line
 
@@ -321,6 +321,36 @@ def test_batch_grades_each_submission_in_isolation(course, catalog, tmp_path):
     for name in rows:
         data = json.loads((tmp_path / "results" / name / "results.json").read_text())
         assert sum(t["score"] for t in data["tests"]) == float(rows[name]["total"])
+
+
+def test_batch_zygote_serves_the_next_submission_only_after_a_clean_end(course, catalog, tmp_path, monkeypatch):
+    """One job: the zygote of a cleanly graded submission serves the next one (one TensorFlow start for the
+    batch), each submission is graded by its own code, and one whose test timed out gets a new zygote."""
+    subs = tmp_path / "subs"
+    sources = {"a_right": SOLUTION.encode(), "b_square_doubles": _variant("return x ** 2", "return x * 2")["calc.py"],
+               "c_right": SOLUTION.encode(), "d_scale_hangs": _variant("return x * k", "while True:\n        pass")["calc.py"],
+               "e_right": SOLUTION.encode()}
+    for name, source in sources.items():
+        (subs / name).mkdir(parents=True)
+        (subs / name / "calc.py").write_bytes(source)
+    loaded, settings = runner.Course.load(course), runner.Settings(timeout=3.0, threads=1)
+    probe.check(loaded.root, loaded.files, loaded.stubs, settings.limits, tuple(loaded.guard.split(",")))  # once
+    launches = []
+    launch = sandbox._launch
+    monkeypatch.setattr(sandbox, "_launch", lambda *a, **k: launches.append(1) or launch(*a, **k))
+    grades = grade_all(loaded, find_submissions(subs), catalog, settings, jobs=1)
+    assert {g.submission: g.total for g in grades} == {"a_right": 110, "b_square_doubles": 70, "c_right": 110,
+                                                       "d_scale_hangs": 60, "e_right": 110}
+    # a..d's first judge share one zygote; d's timeout stops it; d's second judge (the tests left) starts one,
+    # which e then reuses
+    assert len(launches) == 2
+
+
+def test_workers_run_eigen_unless_the_grader_was_told_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    assert runner.child_env(REPO, tmp_path, FAST)["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    assert runner.child_env(REPO, tmp_path, FAST)["TF_ENABLE_ONEDNN_OPTS"] == "1"
 
 
 def test_self_check_reports_an_uncaught_planted_bug(course):

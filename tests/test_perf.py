@@ -187,15 +187,15 @@ def test_a_bfloat16_row_is_judged_by_the_float32_loss_of_its_float32_image():
     from benchmarks import quality
     from benchmarks.__main__ import table
     from nst.gatys import optimize
-    from solutions.style_transfer import StyleTransfer
+    from nst.gatys.twin import float32_twin
 
-    content, style = _images(48, 48)
     st = _built(gatys.Config(precision="bfloat16"), 48, 48)
     st.input_img.assign(st.input_img + 7.0)  # somewhere other than the start
-    judge = quality._float32_judge(StyleTransfer, content, [style], st.config)
-    assert quality._float32_judge(StyleTransfer, content, [style], gatys.Config()) is None
+    loop = optimize.Loop(st)
+    loop.twin = float32_twin(st)                  # what Loop.run builds first for a run in another precision
+    assert float32_twin(_built(gatys.Config(), 48, 48)) is None
     off_clock = [0.0, 0.0]
-    judged = quality._judged(judge, st, off_clock)
+    judged = quality._judged(loop, off_clock)
     plain = _built(gatys.Config(), 48, 48)
     plain.input_img.assign(st.input_img)
     assert judged == optimize.weighted(plain, plain.total_loss())["total"]  # the float32 loss of that image
@@ -227,3 +227,26 @@ def test_only_nst_bench_imports_the_benchmarks_package():
             "print('benchmarks' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_gpu_script_writes_every_row_in_one_command(shared_images, tmp_path):
+    """``python -m benchmarks.gpu``: without a GPU one line and exit 2; with ``--cpu`` the device row, Gatys
+    float32 and bfloat16 s/iteration, fast and arbitrary inference and a training step, in one results file."""
+    import json
+
+    tf = pytest.importorskip("tensorflow")
+    from benchmarks import gpu
+
+    out = tmp_path / "gpu.json"
+    if not tf.config.list_physical_devices("GPU"):
+        assert gpu.main(["--json", str(out)]) == 2 and not out.exists()
+    assert gpu.main(["--cpu", "--gatys-size", "48", "--size", "32", "--train-size", "32", "--train-batch", "1",
+                     "--rounds", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert rows[0]["section"] == "device"
+    assert [r["variant"] for r in rows if r["section"] == "gatys"] == list(gpu.GATYS)
+    assert all(r["s_per_iter"] > 0 for r in rows if r["section"] == "gatys")
+    fast = {r["variant"]: r for r in rows if r["section"] == "fast"}
+    assert {"inference float32", "inference bfloat16", "train step float32, batch 1"} <= set(fast)
+    assert fast["inference float32"]["size"] == 32
+    assert any(r["section"] == "arbitrary" and r["part"] == "transfer" and r["size"] == 32 for r in rows)

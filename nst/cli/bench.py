@@ -36,8 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--quick", action="store_true", help="smoke run: 128 px, 1 round, fewer configurations (~5 min)")
     add("--sizes", type=_ints, help="longest sides for s/iteration and inference (default 256,512,1024)")
-    add("--only", choices=["gatys", "quality", "cliff", "fast", "arbitrary"],
-        help="run one section (quality: time to neural-style's loss; cliff: the 1024x1024 rows)")
+    add("--only", choices=["gatys", "quality", "cliff", "fast", "arbitrary", "grading"],
+        help="run one section (quality: time to neural-style's loss; cliff: the 1024x1024 rows; grading: "
+             "nst grade --batch against pytest without the sandbox)")
+    add("--submissions", type=int, default=10, help="copies of solutions/ the grading section grades (default 10)")
     add("--rounds", type=int, help="turns each configuration takes (default 3 at 256 px, 2 at 512, 1 above)")
     add("--steps", type=int, help="iterations per turn (default 1)")
     add("--explore", action="store_true", help="also time every other configuration (bfloat16, ...) up to 512 px")

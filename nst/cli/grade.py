@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     path = None if subs else submission_path(root, args.impl)
     modules = workspace.submission_files(path) if path else {}
     course = runner.Course.load(root)
-    catalog = runner.select(runner.collect(course, settings), part)
+    catalog = runner.select(runner.collect_and_probe(course, settings), part)
     if not catalog:
         raise NstError(f"no graded tests{'' if part is None else f' in part {part}'}")
     if subs:

@@ -11,7 +11,9 @@ After ``st.build()`` the loop needs (:class:`StyleTransferModel`):
 
 And, when present (:func:`optional_parts`): ``opt``, the Keras optimizer whose ``variables`` a checkpoint
 saves; ``gstep``, the int64 step variable a resumed run sets; ``writer``, the TensorBoard summary writer.
-The loop keeps its own state on :class:`nst.gatys.optimize.Loop`, never on the student's object.
+The loop keeps its own state on :class:`nst.gatys.optimize.Loop`, never on the student's object. For a run in
+another precision than float32 it also calls ``build()`` on a shallow copy whose ``config.precision`` is float32
+(:mod:`nst.gatys.twin`: the float32 losses it prints and logs).
 """
 from __future__ import annotations
 

@@ -19,8 +19,10 @@ import tensorflow as tf
 from nst import checkpoint
 from nst.errors import NstError
 from nst.gatys.contract import StyleTransferModel, optional_parts
+from nst.gatys.twin import float32_losses, float32_twin
 from nst.images import MEAN_RGB, deprocess, save_image
 from nst.progress import Progress
+from nst.runtime import resolve_precision
 from nst.runfolder import check_finite
 
 
@@ -38,6 +40,8 @@ class Loop:
         self.xla_train_step = None
         self.loss_and_grad = None
         self.lbfgs_result = None
+        self.twin = None            # float32 twin when st steps in another precision (nst.gatys.twin)
+        self.shown: dict[str, float] | None = None   # the float32 losses printed and logged as loss/*
 
     def run(self, n_iters: int, on_step=None) -> np.ndarray:
         """Optimise ``st.input_img`` for ``n_iters`` iterations in total; return the image as uint8 RGB.
@@ -97,15 +101,29 @@ def restore_checkpoint(loop: Loop) -> int:
     return saved.step
 
 
-def _log(loop: Loop, step: int, losses: dict[str, float]) -> None:
+def _log(loop: Loop, step: int, scalars: dict[str, dict[str, float]]) -> None:
+    """TensorBoard: ``{group: {name: value}}`` as ``group/name`` scalars, and the image every few steps."""
     if loop.writer is None:
         return
     with loop.writer.as_default(step=step):
-        for k, v in losses.items():
-            tf.summary.scalar(f"loss/{k}", v)
+        for group, losses in scalars.items():
+            for k, v in losses.items():
+                tf.summary.scalar(f"{group}/{k}", v)
         every = loop.config.image_iterations
         if every and (step % every == 0 or step == 1):
             tf.summary.image("generated", deprocess(loop.st.input_img.numpy())[None])
+
+
+def _shown(loop: Loop, step: int, n_iters: int, losses: dict[str, float]) -> dict[str, dict[str, float]]:
+    """What is printed (``loss``) and logged: the step's own losses for a float32 run; for another precision,
+    the float32 losses of the current image (:mod:`nst.gatys.twin`) every ``print_iterations`` steps and at
+    the last (``loss/*``, shown in between), and the step's own under ``loss_<precision>/*`` every step."""
+    if loop.twin is None:
+        return {"loss": losses}
+    scalars = {f"loss_{resolve_precision(loop.config.precision)}": losses}
+    if loop.shown is None or step % loop.config.print_iterations == 0 or step == n_iters:
+        loop.shown = scalars["loss"] = weighted(loop, float32_losses(loop.twin, loop.st))
+    return scalars
 
 
 def weighted(st, losses) -> dict[str, float]:
@@ -144,6 +162,8 @@ def _start(loop: Loop) -> int:
     if loop.writer is not None:
         with loop.writer.as_default(step=0):
             tf.summary.text("settings", "```\n" + loop.config.to_json() + "\n```")
+    if loop.twin is None:
+        loop.twin = float32_twin(loop.st)
     return restore_checkpoint(loop)
 
 
@@ -152,8 +172,9 @@ def _after_step(loop: Loop, step: int, n_iters: int, losses: dict[str, float], p
     _check_finite(loop, step, losses)
     if on_step is not None:
         on_step(step, losses)
-    _log(loop, step, losses)
-    progress.update(step, losses)
+    scalars = _shown(loop, step, n_iters, losses)
+    _log(loop, step, scalars)
+    progress.update(step, loop.shown or losses)
     every = loop.config.checkpoint_iterations
     if every and (step % every == 0 or step == n_iters):
         save_checkpoint(loop, step)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from nst.errors import NstError
-from nst.grading import probe, report, workspace
+from nst.grading import pool, probe, report, workspace
 from nst.grading.blame import GRADING_ERROR
 from nst.grading.runner import Course, Grade, GradedTest, Settings, TestResult, grade
 
@@ -105,5 +105,6 @@ def grade_all(course: Course, submissions: list[tuple[str, Path]], catalog: list
                 tuple(m for m in (settings.guard or course.guard).split(",") if m))
     tasks = {name: partial(grade_path, course, name, path, catalog, settings) for name, path in submissions}
     save = (lambda g: report.write_json(results_dir / g.submission / "results.json", g)) if results_dir else None
-    done = run_parallel(tasks, jobs, "grading", save)
+    with pool.reuse():                  # a zygote serves its job's submissions one after the other
+        done = run_parallel(tasks, jobs, "grading", save)
     return [done[name] for name, _ in submissions]

@@ -21,9 +21,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
-from nst import onednn
 from nst.errors import NstError
-from nst.grading import integrity, probe, sandbox, workspace
+from nst.grading import integrity, pool, probe, sandbox, workspace
 from nst.grading.blame import GRADING_ERROR
 from nst.grading.remote import CONTROL_ENV
 
@@ -197,7 +196,10 @@ def child_env(root: Path, work: Path, settings: Settings) -> dict[str, str]:
            if not k.startswith(("PYTEST_", "NST_IMPL", "NST_GRADE", "PYTHON"))}
     env.update(NST_IMPL="assignment", PYTHONPATH=str(work), PYTHONDONTWRITEBYTECODE="1",
                PYTHONHASHSEED=str(settings.seed), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TF_CPP_MIN_LOG_LEVEL="2")
-    onednn.choose(env)  # the workers' TensorFlow as the commands' (nst/onednn.py), however the grader was started
+    # Eigen's kernels unless the grader's environment says otherwise: graded tests are small and each runs in a
+    # new worker, where oneDNN's per-process kernel creation costs more than it saves (batch of 10 on a 2-core
+    # Xeon with AMX, grading.md of the docs: 113.8 s without, 123.5 s with); the tolerances hold either way
+    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     if settings.threads:
         n = str(settings.threads)
         env.update(OMP_NUM_THREADS=n, TF_NUM_INTRAOP_THREADS=n, TF_NUM_INTEROP_THREADS="1")
@@ -233,8 +235,8 @@ def _run_child(root: Path, work: Path, private: Path, args: list[str], settings:
     env = child_env(root, work, settings)
     zygote = None
     if submission is not None:
-        zygote = sandbox.start(root, submission[0], submission[1], env, settings.limits, settings.timeout,
-                               settings.hide, tuple(m for m in (settings.guard or "numpy").split(",") if m))
+        zygote = pool.acquire(root, submission[0], submission[1], env, settings.limits, settings.timeout,
+                              settings.hide, tuple(m for m in (settings.guard or "numpy").split(",") if m))
         env[CONTROL_ENV] = str(zygote.judge_fd)
     try:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -249,6 +251,7 @@ def _run_child(root: Path, work: Path, private: Path, args: list[str], settings:
     tail.start()
     events = _Events(report, token)
     current, since, done_at = None, time.monotonic(), None
+    clean = False         # every test reported and the judge exited by itself: its zygote may serve the next
     try:
         while True:
             exited = proc.poll() is not None
@@ -270,6 +273,7 @@ def _run_child(root: Path, work: Path, private: Path, args: list[str], settings:
                     done_at = now
             now = time.monotonic()
             if exited:
+                clean = done_at is not None and current is None
                 break
             if current is not None and now - since > settings.timeout:
                 outcomes[current] = ("timeout", f"timed out after {settings.timeout:g} s", "")
@@ -284,7 +288,7 @@ def _run_child(root: Path, work: Path, private: Path, args: list[str], settings:
     finally:
         _kill(proc)
         if zygote is not None:
-            zygote.stop()                # every worker of this submission is gone after this
+            pool.release(zygote, clean)  # stopped, or kept with none of this submission's workers alive
         tail.join(timeout=2)
     state["exit"] = _describe_exit(proc.returncode)
     state["last_line"] = tail.last_line()
@@ -348,6 +352,19 @@ def collect(course: Course, settings: Settings) -> list[GradedTest]:
             raise NstError(f"{item['nodeid']}: use @pytest.mark.graded(points=<positive number>, part=1|2|3)")
         tests.append(GradedTest(item["nodeid"], float(points), int(p)))
     return sorted(tests, key=lambda t: t.part)     # part 1, 2, 3; pytest's order within a part
+
+
+def collect_and_probe(course: Course, settings: Settings) -> list[GradedTest]:
+    """:func:`collect`, with the sandbox's probe (``probe.check``, once per process) run beside it: each
+    starts TensorFlow in a process of its own, so on two cores both take the time of one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    guard = tuple(m for m in (settings.guard or course.guard).split(",") if m)
+    with ThreadPoolExecutor(1) as beside:
+        probed = beside.submit(probe.check, course.root, course.files, course.stubs, settings.limits, guard)
+        catalog = collect(course, settings)
+        probed.result()
+    return catalog
 
 
 def grade(course: Course, name: str, modules: dict[str, bytes], catalog: list[GradedTest],

@@ -151,16 +151,26 @@ def prepare(files: dict[str, bytes], modules: dict[str, bytes]) -> Path:
     shutil.copytree(Path(nst.__file__).parent, box / "lib" / "nst", ignore=ignore)
     for name, data in helper_modules(files).items():
         (box / "lib" / name).write_bytes(data)
-    package = box / "submission" / "assignment"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_bytes(b"")
-    for name, source in modules.items():
-        (package / name).write_bytes(source)
     (box / "scratch").mkdir()
     for p in [box, *box.rglob("*")]:
         p.chmod(0o755 if p.is_dir() else 0o644)
     (box / "scratch").chmod(0o711)
+    write_submission(box, modules)
     return box
+
+
+def write_submission(box: Path, modules: dict[str, bytes]) -> None:
+    """``box/submission/assignment``: an empty ``__init__.py`` and the submission's modules, replacing
+    whatever was there (readable by the workers' user, writable by nobody but the grader)."""
+    package = box / "submission" / "assignment"
+    if package.exists():
+        shutil.rmtree(package)
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_bytes(b"")
+    for name, source in modules.items():
+        (package / name).write_bytes(source)
+    for p in [package.parent, package, *package.iterdir()]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
 
 
 def python_paths() -> list[str]:
@@ -183,6 +193,27 @@ class Zygote:
     box: Path
     judge_fd: int               # the judge's end of the control socket (close after passing it on)
     lease: users.Lease | None = None   # the submission's own user (root only)
+    key: tuple = ()             # what it was started for (``nst.grading.pool``: reused only for the same)
+
+    def idle(self, timeout: float = 10.0) -> bool:
+        """True when the zygote answers that none of its workers is alive and nothing else is waiting on
+        its socket (no reply to a request of a judge that was killed). Call it only with no judge running."""
+        import select
+
+        # a dup shares the open file description, so no settimeout/setblocking here: the next judge gets it
+        conn = socket.socket(fileno=os.dup(self.judge_fd))
+        try:
+            conn.sendall(b'{"op": "count"}')
+            if not select.select([conn], [], [], timeout)[0] or json.loads(conn.recv(4096)) != {"workers": 0}:
+                return False
+            try:
+                return not conn.recv(1, socket.MSG_DONTWAIT)   # data: a stale reply; b"": closed. Not reusable
+            except BlockingIOError:
+                return True
+        except (OSError, ValueError):
+            return False
+        finally:
+            conn.close()                             # the dup only
 
     def stop(self) -> None:
         """Kill the zygote and with it every process of this submission; wait until they are gone."""
