@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 
+import numpy as np
 import pytest
 
 from nst import gatys
@@ -93,3 +94,39 @@ def test_a_bfloat16_run_prints_and_logs_float32_losses_of_its_image(tmp_path, ca
     assert logged == pytest.approx(expected, rel=1e-5), "loss/total is the float32 loss of the final image"
     assert abs(scalars["loss_bfloat16/total"][-1][1] - expected) > 1e-4 * expected, "the steps' own loss is not it"
     assert f"total={logged:.4g}" in capsys.readouterr().out.splitlines()[-1], "the last printed line shows it"
+
+
+class SteppedLoss(OnlyTheContract):
+    """In "bfloat16" the loss sees the image rounded to steps of 4 (the gradient passes straight through), as
+    bfloat16's rounding flattens the loss along a line; its float32 twin sees the image itself."""
+
+    def __init__(self, config: gatys.Config):
+        self.config = config
+
+    def build(self) -> None:
+        self.input_img = tf.Variable(tf.zeros([1, 8, 8, 3]), name="in_img")
+
+    def total_loss(self) -> dict[str, tf.Tensor]:
+        x = self.input_img
+        if self.config.precision != "float32":
+            x = x + tf.stop_gradient(tf.round(x / 4.0) * 4.0 - x)
+        curvature = tf.reshape(tf.linspace(1.0, 50.0, 192), [1, 8, 8, 3])   # so L-BFGS needs many iterations
+        content = tf.reduce_sum(curvature * (x - 10.3) ** 2) / 2
+        zero = tf.zeros_like(content)
+        return {"content": content, "style": zero, "tv": zero, "total": self.config.content_weight * content}
+
+
+def test_lbfgs_in_bfloat16_finishes_in_float32_when_its_line_search_stops(capsys):
+    """The iterations an L-BFGS run in another precision has left when its line search stops run in float32 on
+    its twin, from that image: it reaches what the coarse loss cannot (the image at 10.3, not at a step of 4)."""
+    from nst.gatys import optimize
+
+    st = SteppedLoss(gatys.Config(optimizer="lbfgs", precision="bfloat16", content_weight=1.0, print_iterations=1))
+    st.build()
+    loop = optimize.Loop(st)
+    loop.run(60)
+    out = capsys.readouterr().out
+    assert "L-BFGS in bfloat16 stopped at iteration" in out and "in float32" in out
+    assert loop.finishing
+    assert np.allclose(st.input_img.numpy(), 10.3, atol=1e-3), "the run's own image carries the float32 result"
+    assert float(loop.shown["total"]) < 1e-4

@@ -323,14 +323,18 @@ def test_the_old_precision_spellings_still_work_with_a_warning(tmp_path, capsys)
 def test_auto_precision_is_the_commands_default_and_float32_the_librarys(tmp_path, monkeypatch):
     """--precision auto is the default of the commands that render with a network (bfloat16 where the hardware
     has it, else float32); code that builds the settings itself (tests, graded code, notebooks) gets float32;
-    nst stylize and the training commands keep float32 (measured: L-BFGS in bfloat16 stalls short of
-    neural-style's float32 loss; bfloat16 training is not measured to pay); the device line says what auto is."""
+    nst stylize and the training commands keep float32 (Adam and training in bfloat16 are not measured to pay)
+    but its neural-style-fast preset takes auto (L-BFGS in bfloat16 finishes in float32, measured to pay);
+    the device line says what auto is."""
     from nst import runtime
     from nst.arbitrary.config import Grid
     from nst.cli.gatys import config_from_args
     from nst.fast.config import Stylize, TrainConfig
 
-    assert config_from_args(_parser().parse_args(["stylize", "--preset", "neural-style-fast"])).precision == "float32"
+    assert config_from_args(_parser().parse_args(["stylize"])).precision == "float32"
+    assert config_from_args(_parser().parse_args(["stylize", "--preset", "neural-style-fast"])).precision == "auto"
+    assert config_from_args(_parser().parse_args(["stylize", "--preset", "neural-style-fast", "--precision",
+                                                  "float32"])).precision == "float32"
     assert config_from_args(_parser().parse_args(["stylize", "--precision", "auto"])).precision == "auto"
     assert gatys.Config().precision == "float32" and Stylize(model=["published:1"]).precision == "float32"
     fast = options.settings_from_args(Stylize, _parser().parse_args(["fast", "stylize", "x.jpg", "--model", "m"]))

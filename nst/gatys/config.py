@@ -68,7 +68,7 @@ class Config:
     normalization: str = option("cs20si", "loss normalisation: the handout's formulas or neural-style's",
                                 choices=("cs20si", "neural-style"), flag=None)
     network: str = option("vgg19", "weights source (weights.md of the docs)", choices=("vgg19", "vgg19-mat", "vgg19-keras"))
-    # float32 by default: L-BFGS stepping in bfloat16 stalls short of neural-style's float32 loss (benchmarks.md)
+    # float32 by default (Adam in bfloat16 is not measured to reach float32's loss); --preset neural-style-fast: auto
     precision: str = precision_option(command_default=None)
     xla: bool = option(False, "XLA-compile each step (jit_compile); opt-in: it did not pay on the CPUs measured "
                               "(benchmarks.md of the docs)")
@@ -112,9 +112,10 @@ PRESETS: dict[str, dict] = {
                    initial_noiseblend=0.6, normalization="cs20si", tv_weight=0.0),
     # anishathalye/neural-style's defaults, with its loss normalisation
     "neural-style": NEURAL_STYLE,
-    # the same loss, minimised by L-BFGS from the content: neural-style's 300-Adam-step loss in under a
-    # third of the CPU time (benchmarks/quality.py, README "Benchmarks")
-    "neural-style-fast": dict(NEURAL_STYLE, optimizer="lbfgs", initial="content", iterations=100),
+    # the same loss, minimised by L-BFGS from the content, in bfloat16 where the CPU or GPU has it (the
+    # iterations left when its line search stops run in float32): neural-style's 300-Adam-step loss in a
+    # quarter of its time at float32, an eighth with bfloat16 (benchmarks/quality.py, benchmarks.md)
+    "neural-style-fast": dict(NEURAL_STYLE, optimizer="lbfgs", initial="content", iterations=100, precision="auto"),
 }
 
 

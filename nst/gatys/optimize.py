@@ -22,8 +22,8 @@ from nst.gatys.contract import StyleTransferModel, optional_parts
 from nst.gatys.twin import float32_losses, float32_twin
 from nst.images import MEAN_RGB, deprocess, save_image
 from nst.progress import Progress
-from nst.runtime import resolve_precision
 from nst.runfolder import check_finite
+from nst.runtime import resolve_precision
 
 
 class Loop:
@@ -41,6 +41,8 @@ class Loop:
         self.loss_and_grad = None
         self.lbfgs_result = None
         self.twin = None            # float32 twin when st steps in another precision (nst.gatys.twin)
+        self.twin_loss_and_grad = None
+        self.finishing = False      # L-BFGS's iterations left run on the twin (see _lbfgs)
         self.shown: dict[str, float] | None = None   # the float32 losses printed and logged as loss/*
 
     def run(self, n_iters: int, on_step=None) -> np.ndarray:
@@ -119,6 +121,9 @@ def _shown(loop: Loop, step: int, n_iters: int, losses: dict[str, float]) -> dic
     the float32 losses of the current image (:mod:`nst.gatys.twin`) every ``print_iterations`` steps and at
     the last (``loss/*``, shown in between), and the step's own under ``loss_<precision>/*`` every step."""
     if loop.twin is None:
+        return {"loss": losses}
+    if loop.finishing:        # stepping the float32 twin itself: the step's own losses are the float32 ones
+        loop.shown = losses
         return {"loss": losses}
     scalars = {f"loss_{resolve_precision(loop.config.precision)}": losses}
     if loop.shown is None or step % loop.config.print_iterations == 0 or step == n_iters:
@@ -202,10 +207,13 @@ def _adam(loop: Loop, n_iters: int, step: int, on_step=None) -> None:
         progress.close()
 
 
-def _loss_and_grad(loop: Loop):
-    """``f(x) -> (losses, dL/dx)`` for the image ``x`` as float64, traced once per Loop."""
-    if loop.loss_and_grad is None:
-        st, var = loop.st, loop.st.input_img
+def _loss_and_grad(loop: Loop, model=None):
+    """``f(x) -> (losses, dL/dx)`` for the image ``x`` as float64, traced once per Loop and model (the run's
+    ``st``, or its float32 twin finishing an L-BFGS run: ``twin_loss_and_grad``)."""
+    twin = model is not None and model is not loop.st
+    if (loop.twin_loss_and_grad if twin else loop.loss_and_grad) is None:
+        st = model if twin else loop.st
+        var = st.input_img
 
         @tf.function(jit_compile=loop.config.xla)
         def loss_and_grad(x):
@@ -215,20 +223,41 @@ def _loss_and_grad(loop: Loop):
                 losses = st.total_loss()
             return losses, tape.gradient(losses["total"], var)
 
-        loop.loss_and_grad = loss_and_grad
-    return loop.loss_and_grad
+        if twin:
+            loop.twin_loss_and_grad = loss_and_grad
+        else:
+            loop.loss_and_grad = loss_and_grad
+    return loop.twin_loss_and_grad if twin else loop.loss_and_grad
 
 
 def _lbfgs(loop: Loop, n_iters: int, step: int, on_step=None) -> None:
-    """L-BFGS-B over the pixels (as in Gatys et al.), gradients from TensorFlow, pixels kept in [0, 255]."""
+    """L-BFGS-B over the pixels (as in Gatys et al.), gradients from TensorFlow, pixels kept in [0, 255].
+
+    In another precision than float32 the line search can stop early: with bfloat16 activations the loss
+    stops falling along the search direction (rounding) short of where float32 goes on. The iterations left
+    then run in float32 on the run's twin (:mod:`nst.gatys.twin`), from the image where it stopped."""
+    progress = Progress(n_iters, step, loop.config.print_iterations, label="iteration")
+    try:
+        step = _minimize(loop, loop.st, n_iters, step, on_step, progress)
+        if step < n_iters and loop.twin is not None:
+            print(f"L-BFGS in {resolve_precision(loop.config.precision)} stopped at iteration {step} "
+                  f"({str(loop.lbfgs_result.message).lower()}): iterations {step + 1}-{n_iters} in float32",
+                  flush=True)
+            loop.finishing = True
+            loop.twin.input_img.assign(loop.st.input_img)
+            _minimize(loop, loop.twin, n_iters, step, on_step, progress)   # keeps st.input_img in step
+    finally:
+        progress.close()
+
+
+def _minimize(loop: Loop, model, n_iters: int, step: int, on_step, progress: Progress) -> int:
+    """scipy's L-BFGS-B on ``model.input_img`` from ``step`` up to ``n_iters``; the step it ended at."""
     import scipy.optimize
 
-    var = loop.st.input_img
+    var = model.input_img
     shape = var.shape
-    loss_and_grad = _loss_and_grad(loop)
-
-    progress = Progress(n_iters, step, loop.config.print_iterations, label="iteration")
-    state = {"step": step, "losses": {}, "first": True}
+    loss_and_grad = _loss_and_grad(loop, model)
+    state = {"step": step, "losses": {}, "first": model is loop.st}
 
     def fun(x):
         if state.pop("first", False):
@@ -241,17 +270,19 @@ def _lbfgs(loop: Loop, n_iters: int, step: int, on_step=None) -> None:
 
     def callback(xk):
         var.assign(xk.reshape(shape).astype(np.float32))
+        if model is not loop.st:
+            loop.st.input_img.assign(var)
         state["step"] += 1
         _after_step(loop, state["step"], n_iters, state["losses"], progress, on_step)
 
     low = np.broadcast_to(-MEAN_RGB, shape).ravel()
     bounds = scipy.optimize.Bounds(low, low + 255.0)
-    try:
-        if n_iters > step:
-            result = scipy.optimize.minimize(
-                fun, var.numpy().astype(np.float64).ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
-                callback=callback, options={"maxiter": n_iters - step, "maxfun": 2 * (n_iters - step) + 20})
-            var.assign(result.x.reshape(shape).astype(np.float32))
-            loop.lbfgs_result = result
-    finally:
-        progress.close()
+    if n_iters > step:
+        result = scipy.optimize.minimize(
+            fun, var.numpy().astype(np.float64).ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
+            callback=callback, options={"maxiter": n_iters - step, "maxfun": 2 * (n_iters - step) + 20})
+        var.assign(result.x.reshape(shape).astype(np.float32))
+        if model is not loop.st:
+            loop.st.input_img.assign(var)
+        loop.lbfgs_result = result
+    return state["step"]
