@@ -8,7 +8,7 @@ On a machine with an NVIDIA GPU it measures, side by side in one run:
   (``benchmarks/fast.py``, ``benchmarks/arbitrary.py``);
 - one part 2 training step (VGG16 perceptual loss, 256 px crops, batch 4): ms per step.
 
-It writes the rows to ``--json`` (default ``benchmarks/results-gpu.json``) and prints the table of
+It writes the rows to ``--json`` (default: results-gpu.json in the benchmarks folder) and prints the table of
 ``python -m benchmarks``. Without a GPU it stops with one line, unless ``--cpu`` (the test runs it so,
 at small sizes).
 """
