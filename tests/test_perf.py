@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nst import gatys
+
+REPO = Path(__file__).resolve().parents[1]
 
 tf = pytest.importorskip("tensorflow")
 
@@ -229,10 +232,20 @@ def test_only_nst_bench_imports_the_benchmarks_package():
     assert out.strip() == "False"
 
 
-def test_gpu_script_writes_every_row_in_one_command(shared_images, tmp_path):
+def test_gpu_script_writes_every_row_in_one_command(tmp_path, monkeypatch):
     """``python -m benchmarks.gpu``: without a GPU one line and exit 2; with ``--cpu`` the device row, Gatys
-    float32 and bfloat16 s/iteration, fast and arbitrary inference and a training step, in one results file."""
+    float32 and bfloat16 s/iteration, fast and arbitrary inference and a training step, in one results file.
+    The Gatys pair comes from the repository's own images (no image mirror needed)."""
     import json
+    import shutil
+
+    from benchmarks import gatys as gatys_bench
+
+    mirror = tmp_path / "images"
+    for rel, source in ((gatys_bench.CONTENT, "content/chelsea.jpg"), (gatys_bench.STYLE, "styles/swirls.jpg")):
+        (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / source, mirror / rel)
+    monkeypatch.setenv("NST_SHARED_IMAGES", str(mirror))
 
     tf = pytest.importorskip("tensorflow")
     from benchmarks import gpu
