@@ -79,7 +79,7 @@ def quality_rows(args) -> list[dict]:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.images or Path(tmp)
-        rows = quality.run(args.loss_size, args.loss_iterations, quick=args.quick, seed=args.seed,
+        rows = quality.run(args.loss_size, args.loss_iterations, seed=args.seed,
                            images_dir=folder, cap=60 if args.quick else 300, log=log)
         strip = quality.side_by_side(rows, folder / "side_by_side.jpg")
         if args.images:

@@ -232,6 +232,30 @@ def preserve_colors(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
     return np.clip(yiq_to_rgb(out), 0, 255)
 
 
+def match_colors(image: np.ndarray, references: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
+    """``image`` with the colour mean and covariance of ``references`` (their pixels pooled, weighted):
+
+        out = Sr^(1/2) Si^(-1/2) (x - mi) + mr      for each RGB pixel x, clipped to 0..255
+
+    mi, Si the image's mean and covariance, mr, Sr the references' (the mixture's, with ``weights``);
+    the symmetric square roots make it the linear map that moves the colours least.
+    """
+    weights = list(weights) if weights is not None else [1.0] * len(references)
+    total = float(sum(weights))
+    pixels = [r.reshape(-1, 3).astype(np.float64) for r in references]
+    mr = sum(w * p.mean(0) for w, p in zip(weights, pixels)) / total
+    sr = sum(w * (np.cov(p.T) + np.outer(p.mean(0) - mr, p.mean(0) - mr)) for w, p in zip(weights, pixels)) / total
+    x = image.reshape(-1, 3).astype(np.float64)
+    mi, si = x.mean(0), np.cov(x.T)
+
+    def power(c: np.ndarray, p: float) -> np.ndarray:
+        values, vectors = np.linalg.eigh(c + 1e-3 * np.eye(3))   # + a little: a one-colour image is singular
+        return (vectors * values ** p) @ vectors.T
+
+    out = (x - mi) @ (power(sr, 0.5) @ power(si, -0.5)).T + mr
+    return np.clip(out, 0, 255).reshape(image.shape).astype(np.float32)
+
+
 def list_images(folder: str | Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name."""
     folder = Path(folder)

@@ -50,6 +50,27 @@ def test_the_loop_runs_a_class_with_only_the_contracts_parts_and_leaves_it_untou
     assert (loop.lbfgs_result is not None) == (optimizer == "lbfgs")
 
 
+class BranchesOnATensor(OnlyTheContract):
+    """A student's class whose Python ``if`` reads a tensor: it traces only with AutoGraph."""
+
+    def total_loss(self) -> dict[str, tf.Tensor]:
+        losses = super().total_loss()
+        if losses["total"] >= 0:
+            return losses
+        return {k: -v for k, v in losses.items()}
+
+
+def test_lbfgs_traces_a_class_that_branches_on_a_tensor():
+    """The L-BFGS function is traced without AutoGraph (faster), and again with it for such a class."""
+    from nst.gatys import optimize
+
+    st = BranchesOnATensor(gatys.Config(optimizer="lbfgs", content_weight=1.0, print_iterations=1000))
+    before = float(st.total_loss()["total"])
+    with contextlib.redirect_stdout(io.StringIO()):
+        optimize.Loop(st).run(3)
+    assert float(st.total_loss()["total"]) < before / 4
+
+
 def test_the_reference_class_meets_the_contract_with_its_optional_parts():
     import numpy as np
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nst import gatys
+from nst import gatys, images
 from nst.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,6 +88,20 @@ def test_neural_style_preset_is_its_defaults_and_starts_from_its_noise():
     np.testing.assert_array_equal(explicit, content)  # --initial given: no noise, as neural-style
 
 
+def test_the_recolored_start_is_the_content_in_the_styles_colours():
+    """``--initial recolored``: the content, mapped to the blend of the styles' colour mean and covariance."""
+    rng = np.random.default_rng(1)
+    content = rng.uniform(60, 200, (24, 32, 3)).astype(np.float32)
+    styles = [np.full((24, 32, 3), (200.0, 120.0, 40.0), np.float32) + rng.normal(0, 10, (24, 32, 3)).astype(np.float32),
+              rng.uniform(0, 80, (24, 32, 3)).astype(np.float32)]
+    config = gatys.Config(initial="recolored", initial_noiseblend=0.0, style_blend_weights=(0.75, 0.25))
+    start = gatys.initial_image(content, styles, config)
+    np.testing.assert_array_equal(start, images.match_colors(content, styles, [0.75, 0.25]))
+    blend = 0.75 * styles[0].reshape(-1, 3).mean(0) + 0.25 * styles[1].reshape(-1, 3).mean(0)
+    assert np.abs(start.reshape(-1, 3).mean(0) - blend).max() < 3.0   # clipping at 0 moves it a little
+    assert np.corrcoef(start[..., 0].ravel(), content[..., 0].ravel())[0, 1] > 0.5   # still the photo
+
+
 def test_style_fit_width_keeps_the_styles_aspect_and_scale():
     from nst import images
 
@@ -117,7 +131,7 @@ def pair():
     (["--style-layer-weight-exp", "0"], "--style-layer-weight-exp must be positive"),
     (["--scale-fractions", "0.5,2"], "--scale-fractions must be fractions in (0, 1]"),
     (["--coarse-iterations", "5"], "--coarse-iterations must be 0 counts"),
-    (["--initial", "nowhere.jpg"], "--initial must be content, style, noise or an image file"),
+    (["--initial", "nowhere.jpg"], "--initial must be content, recolored, style, noise or an image file"),
     (["--style-scales", "1,1"], "1 style images but 2 --style-scales"),
     (["--seed", "-1"], "--seed must be >= 0"),
     (["--checkpoint-output", "x.png"], "--checkpoint-output must be a pattern with %s"),
@@ -170,14 +184,14 @@ def test_tensorboard_holds_the_graph_of_one_step(pair, tmp_path, optimizer, tag)
     assert last["content"] + last["style"] + last["tv"] == pytest.approx(last["total"], rel=1e-5)  # weighted terms
 
 
-def test_fast_preset_is_lbfgs_from_the_content_and_coarse_to_fine_runs(pair, tmp_path, capsys):
+def test_fast_preset_is_lbfgs_from_the_recolored_content_and_coarse_to_fine_runs(pair, tmp_path, capsys):
     from PIL import Image
 
     from nst.cli import build_parser
     from nst.cli.gatys import config_from_args
 
     fast = config_from_args(build_parser().parse_args(["stylize", "--preset", "neural-style-fast"]))
-    assert (fast.optimizer, fast.initial, fast.style_weight, fast.normalization) == ("lbfgs", "content", 500.0,
+    assert (fast.optimizer, fast.initial, fast.style_weight, fast.normalization) == ("lbfgs", "recolored", 500.0,
                                                                                     "neural-style")
     argv = ["stylize", pair[0], "--style", pair[1], "--max-size", "48", "--preset", "neural-style-fast",
             "--iterations", "2", "--scale-fractions", "0.5,1", "--coarse-iterations", "2",

@@ -174,7 +174,8 @@ def test_time_to_quality_worker_reaches_the_references_loss_and_the_table_says_s
     ref = quality.worker({"size": 48, "seed": 0, "overrides": {"iterations": 8}})
     assert ref["reached"] and ref["iterations"] == 8 and (ref["height"], ref["width"]) == (36, 48)
     fast = quality.worker({"size": 48, "seed": 0, "target": ref["loss"],
-                           "overrides": {"iterations": 60, **quality.configurations(quick=True)["lbfgs coarse-to-fine 0.5,1 from the content"]}})
+                           "overrides": {"iterations": 60, **quality.SLOWER["lbfgs coarse-to-fine 0.5,1 from the content"],
+                                         "coarse_iterations": (10,)}})
     assert fast["reached"] and fast["loss"] <= ref["loss"] and fast["final_iterations"][0] == 10
     assert 1 <= fast["iterations"] < 60  # stopped at the target, not at the cap
     rows = [{"section": "time_to_quality", "variant": "lbfgs", "size": 48, "height": 36, "width": 48,

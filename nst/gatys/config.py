@@ -54,10 +54,11 @@ class Config:
     beta2: float = option(0.999, "Adam's beta2", bounds="[0, 1)")
     epsilon: float = option(1e-8, "Adam's epsilon", bounds="> 0")
     pooling: str = option("avg", "VGG pooling (Gatys et al. average)", choices=("avg", "max"))
-    optimizer: str = option("adam", "adam, or L-BFGS-B through SciPy with TensorFlow gradients (as in the paper), "
+    optimizer: str = option("adam", "adam, or L-BFGS with box bounds and TensorFlow gradients (as in the paper), "
                                     "pixels bounded to [0, 255]", choices=("adam", "lbfgs"))
-    initial: str = option("content", "start image: content, style, noise, or an image file or URL",
-                          metavar="content|style|noise|FILE")
+    initial: str = option("content", "start image: content, recolored (the content in the styles' colour mean "
+                                     "and covariance), style, noise, or an image file or URL",
+                          metavar="content|recolored|style|noise|FILE")
     initial_noiseblend: float = option(0.6, "share of noise mixed into the start image", bounds="[0, 1]",
                                        metavar="R")
     noise: str = option("uniform", "uniform: grey + U(-20, 20) (CS20si); normal: the mean pixel + N(0, 0.256) "
@@ -115,7 +116,7 @@ PRESETS: dict[str, dict] = {
     # the same loss, minimised by L-BFGS from the content, in bfloat16 where the CPU or GPU has it (the
     # iterations left when its line search stops run in float32): neural-style's 300-Adam-step loss in a
     # quarter of its time at float32, an eighth with bfloat16 (benchmarks/quality.py, benchmarks.md)
-    "neural-style-fast": dict(NEURAL_STYLE, optimizer="lbfgs", initial="content", iterations=100, precision="auto"),
+    "neural-style-fast": dict(NEURAL_STYLE, optimizer="lbfgs", initial="recolored", iterations=100, precision="auto"),
 }
 
 
@@ -140,8 +141,8 @@ def validate(config: Config, n_styles: int = 1) -> None:
          "coarse_iterations", f"{stages - 1} counts >= 0 (one per scale before the last)", c.coarse_iterations)
     need(c.checkpoint_output is None or "%s" in c.checkpoint_output, "checkpoint_output", "a pattern with %s",
          c.checkpoint_output)
-    start_ok = c.initial in ("content", "style", "noise") or images.is_url(c.initial) or Path(c.initial).is_file()
-    need(start_ok, "initial", "content, style, noise or an image file", repr(c.initial))
+    start_ok = c.initial in ("content", "recolored", "style", "noise") or images.is_url(c.initial) or Path(c.initial).is_file()
+    need(start_ok, "initial", "content, recolored, style, noise or an image file", repr(c.initial))
     style_layer_weights(c)
     style_blend_weights(c, n_styles)
     if c.style_scales is not None and len(c.style_scales) != n_styles:

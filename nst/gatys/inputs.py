@@ -1,18 +1,20 @@
 """The images of a Gatys run: the content sized to the output, each style fitted to the content's canvas,
-and the start image (content, style, noise or a file, blended with noise)."""
+and the start image (content, the content in the styles' colours, style, noise or a file, blended with noise)."""
 from __future__ import annotations
 
 import numpy as np
 
 from nst import images
 from nst.errors import NstError
-from nst.gatys.config import Config
+from nst.gatys.config import Config, style_blend_weights
 
 
 def initial_image(content: np.ndarray, styles: list[np.ndarray], config: Config) -> np.ndarray:
     """Start point (RGB, float32): ``r * noise + (1 - r) * base``, r = ``initial_noiseblend`` (1 for "noise").
 
-    base is the content, the first style, or an image file (resized to the content). noise is
+    base is the content, the content recoloured to the styles' colour mean and covariance
+    (``recolored``, :func:`nst.images.match_colors`, the styles weighted by their blend weights), the
+    first style, or an image file (resized to the content). noise is
     ``noise="uniform"``: grey 127.5 + U(-20, 20) per channel (CS20si), or ``noise="normal"``: the
     mean pixel + N(0, 0.256), neural-style's ``tf.random_normal(shape) * 0.256`` in mean-subtracted
     units (almost a flat grey-brown image). Drawn from ``config.seed``.
@@ -22,6 +24,8 @@ def initial_image(content: np.ndarray, styles: list[np.ndarray], config: Config)
     h, w = content.shape[:2]
     if config.initial == "content":
         base = content
+    elif config.initial == "recolored":
+        base = images.match_colors(content, styles, style_blend_weights(config, len(styles)))
     elif config.initial == "style":
         base = styles[0]
     elif config.initial == "noise":

@@ -2,8 +2,8 @@
 
 ``run(st, n)`` drives a built ``StyleTransfer`` (student or reference), through the contract
 :class:`nst.gatys.contract.StyleTransferModel`: it calls ``st.train_step()`` for Adam, or
-``st.total_loss()`` through scipy's L-BFGS-B. What the loop keeps (the XLA-compiled step, the traced
-L-BFGS function, scipy's result) lives on its own :class:`Loop`, never on the student's object.
+``st.total_loss()`` through L-BFGS (:mod:`nst.gatys.lbfgs`). What the loop keeps (the XLA-compiled step, the
+traced L-BFGS function, the optimiser's result) lives on its own :class:`Loop`, never on the student's object.
 
 A checkpoint (``<run_dir>/checkpoint.npz``) holds the image, the optimiser's state and
 the step, so a killed run started again with the same arguments continues where it
@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from threadpoolctl import threadpool_limits
 
 from nst import checkpoint
 from nst.errors import NstError
+from nst.gatys import lbfgs
 from nst.gatys.contract import StyleTransferModel, optional_parts
 from nst.gatys.twin import float32_losses, float32_twin
 from nst.images import MEAN_RGB, deprocess, save_image
@@ -30,8 +32,8 @@ class Loop:
     """One optimisation of a built StyleTransfer ``st``, and what it keeps between :meth:`run` calls.
 
     ``opt``, ``gstep`` and ``writer`` are the optional parts of the contract (None when absent);
-    ``xla_train_step`` and ``loss_and_grad`` are traced once per Loop; ``lbfgs_result`` is scipy's
-    OptimizeResult after an L-BFGS run (``nit`` iterations, ``nfev`` evaluations).
+    ``xla_train_step`` and ``loss_and_grad`` are traced once per Loop; ``lbfgs_result`` is
+    :class:`nst.gatys.lbfgs.Result` after an L-BFGS run (``nit`` iterations, ``nfev`` evaluations).
     """
 
     def __init__(self, st: StyleTransferModel):
@@ -53,12 +55,15 @@ class Loop:
         if n_iters < 0:
             raise NstError(f"--iterations must be >= 0, got {n_iters}")
         step = _start(self)
-        if self.config.optimizer == "lbfgs":
-            _lbfgs(self, n_iters, step, on_step)
-        elif self.config.optimizer == "adam":
-            _adam(self, n_iters, step, on_step)
-        else:
-            raise NstError(f"--optimizer must be adam or lbfgs, got {self.config.optimizer!r}")
+        # NumPy's BLAS on one thread: its idle threads spin after each call (L-BFGS's dot products) and
+        # take the cores TensorFlow's threads need: bfloat16 L-BFGS ran 0.13 s per evaluation, not 0.095
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self.config.optimizer == "lbfgs":
+                _lbfgs(self, n_iters, step, on_step)
+            elif self.config.optimizer == "adam":
+                _adam(self, n_iters, step, on_step)
+            else:
+                raise NstError(f"--optimizer must be adam or lbfgs, got {self.config.optimizer!r}")
         if self.writer is not None:
             self.writer.flush()
         return deprocess(self.st.input_img.numpy())
@@ -212,26 +217,51 @@ def _loss_and_grad(loop: Loop, model=None):
     ``st``, or its float32 twin finishing an L-BFGS run: ``twin_loss_and_grad``)."""
     twin = model is not None and model is not loop.st
     if (loop.twin_loss_and_grad if twin else loop.loss_and_grad) is None:
-        st = model if twin else loop.st
-        var = st.input_img
+        fn = _TracedLossAndGrad(model if twin else loop.st, loop.config.xla)
+        if twin:
+            loop.twin_loss_and_grad = fn
+        else:
+            loop.loss_and_grad = fn
+    return loop.twin_loss_and_grad if twin else loop.loss_and_grad
 
-        @tf.function(jit_compile=loop.config.xla)
+
+class _TracedLossAndGrad:
+    """``st``'s loss and gradient as one ``tf.function``, traced without AutoGraph: converting the class's
+    code took 0.4 s of a 20 s run. A class whose Python control flow depends on tensors (``if loss > 0:``)
+    cannot be traced so; for it the function is traced again with AutoGraph."""
+
+    def __init__(self, st, xla: bool):
+        self.st, self.xla = st, xla
+        self.fn, self.converted = self._make(autograph=False), False
+
+    def _make(self, autograph: bool):
+        st, var = self.st, self.st.input_img
+
+        @tf.function(jit_compile=self.xla, autograph=autograph)
         def loss_and_grad(x):
             with tf.name_scope("input/"):  # TensorBoard groups the graph as the handout: input, vgg, losses, ...
                 var.assign(tf.reshape(tf.cast(x, tf.float32), var.shape))
             with tf.GradientTape() as tape:
                 losses = st.total_loss()
             return losses, tape.gradient(losses["total"], var)
+        return loss_and_grad
 
-        if twin:
-            loop.twin_loss_and_grad = loss_and_grad
-        else:
-            loop.loss_and_grad = loss_and_grad
-    return loop.twin_loss_and_grad if twin else loop.loss_and_grad
+    def __call__(self, x):
+        try:
+            return self.fn(x)
+        except tf.errors.OperatorNotAllowedInGraphError:
+            if self.converted:
+                raise
+            self.fn, self.converted = self._make(autograph=True), True
+            return self.fn(x)
+
+    def experimental_get_tracing_count(self) -> int:
+        return self.fn.experimental_get_tracing_count()
 
 
 def _lbfgs(loop: Loop, n_iters: int, step: int, on_step=None) -> None:
-    """L-BFGS-B over the pixels (as in Gatys et al.), gradients from TensorFlow, pixels kept in [0, 255].
+    """L-BFGS over the pixels (as in Gatys et al.; :mod:`nst.gatys.lbfgs`), gradients from TensorFlow, pixels
+    kept in [0, 255].
 
     In another precision than float32 the line search can stop early: with bfloat16 activations the loss
     stops falling along the search direction (rounding) short of where float32 goes on. The iterations left
@@ -251,9 +281,7 @@ def _lbfgs(loop: Loop, n_iters: int, step: int, on_step=None) -> None:
 
 
 def _minimize(loop: Loop, model, n_iters: int, step: int, on_step, progress: Progress) -> int:
-    """scipy's L-BFGS-B on ``model.input_img`` from ``step`` up to ``n_iters``; the step it ended at."""
-    import scipy.optimize
-
+    """L-BFGS (:mod:`nst.gatys.lbfgs`) on ``model.input_img`` from ``step`` up to ``n_iters``; the step it ended at."""
     var = model.input_img
     shape = var.shape
     loss_and_grad = _loss_and_grad(loop, model)
@@ -276,11 +304,9 @@ def _minimize(loop: Loop, model, n_iters: int, step: int, on_step, progress: Pro
         _after_step(loop, state["step"], n_iters, state["losses"], progress, on_step)
 
     low = np.broadcast_to(-MEAN_RGB, shape).ravel()
-    bounds = scipy.optimize.Bounds(low, low + 255.0)
     if n_iters > step:
-        result = scipy.optimize.minimize(
-            fun, var.numpy().astype(np.float64).ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
-            callback=callback, options={"maxiter": n_iters - step, "maxfun": 2 * (n_iters - step) + 20})
+        result = lbfgs.minimize(fun, var.numpy().astype(np.float64).ravel(), low, low + 255.0,
+                                maxiter=n_iters - step, callback=callback)
         var.assign(result.x.reshape(shape).astype(np.float32))
         if model is not loop.st:
             loop.st.input_img.assign(var)
