@@ -167,6 +167,39 @@ def test_bench_cli_parses_and_table_formats():
     assert "inference float32" in text and "train step float32, batch 2" in text and "ms/image" in text
 
 
+def test_a_gatys_benchmark_worker_keeps_one_loop_across_its_turns(monkeypatch):
+    """The workers take turns of a few iterations; a new Loop each turn rebuilt the bfloat16 run's float32
+    twin and retraced the XLA step every turn (bfloat16 Adam read 1.07 s an iteration, not 0.13 s)."""
+    from benchmarks import gatys as bench
+
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(bench, "load_pair", lambda size, square=False: tuple(
+        rng.uniform(0, 255, (size, size, 3)).astype(np.float32) for _ in range(2)))
+    runner = bench.Runner(bench.Variant("bfloat16 Adam", precision="bfloat16"), 32)
+    with contextlib.redirect_stderr(io.StringIO()):
+        runner.run(1)
+        loop, twin = runner.loop, runner.loop.twin
+        runner.run(2)
+    assert runner.loop is loop and loop.twin is twin and twin is not None
+    assert [t[1] for t in runner.trace] == [1, 2]
+
+
+def test_a_turns_time_ends_at_its_last_iteration_not_at_the_float32_printout(monkeypatch, capsys):
+    """A bfloat16 turn ends by printing its image's float32 loss (the twin's forward pass): not timed."""
+    import json
+
+    from benchmarks import gatys as bench
+
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(bench, "load_pair", lambda size, square=False: tuple(
+        rng.uniform(0, 255, (size, size, 3)).astype(np.float32) for _ in range(2)))
+    monkeypatch.setattr("sys.stdin", io.StringIO("2\nquit\n"))
+    bench.serve(bench.Variant("bfloat16 Adam", precision="bfloat16"), 32)
+    turn = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [s for _, s, _ in turn["trace"]] == [1, 2]
+    assert turn["seconds"] == turn["trace"][-1][0]
+
+
 def test_time_to_quality_worker_reaches_the_references_loss_and_the_table_says_so(shared_images):
     from benchmarks import quality
     from benchmarks.__main__ import table
