@@ -238,13 +238,14 @@ def match_colors(image: np.ndarray, references: list[np.ndarray], weights: list[
         out = Sr^(1/2) Si^(-1/2) (x - mi) + mr      for each RGB pixel x, clipped to 0..255
 
     mi, Si the image's mean and covariance, mr, Sr the references' (the mixture's, with ``weights``);
-    the symmetric square roots make it the linear map that moves the colours least.
+    the square roots are the symmetric ones (eigendecomposition), as in PCA colour transfer.
     """
     weights = list(weights) if weights is not None else [1.0] * len(references)
     total = float(sum(weights))
     pixels = [r.reshape(-1, 3).astype(np.float64) for r in references]
-    mr = sum(w * p.mean(0) for w, p in zip(weights, pixels)) / total
-    sr = sum(w * (np.cov(p.T) + np.outer(p.mean(0) - mr, p.mean(0) - mr)) for w, p in zip(weights, pixels)) / total
+    means = [p.mean(0) for p in pixels]
+    mr = sum(w * m for w, m in zip(weights, means)) / total
+    sr = sum(w * (np.cov(p.T) + np.outer(m - mr, m - mr)) for w, p, m in zip(weights, pixels, means)) / total
     x = image.reshape(-1, 3).astype(np.float64)
     mi, si = x.mean(0), np.cov(x.T)
 

@@ -33,6 +33,16 @@ def test_a_bounded_quadratic_ends_at_its_minimum_clipped_to_the_bounds():
     assert ((result.x >= 0) & (result.x <= 1)).all()
 
 
+def test_a_minimum_beyond_the_bounds_stops_on_the_projected_gradient():
+    """At x = hi the gradient still points outwards; projected, it is zero: that is convergence."""
+    def fun(x):
+        return float(0.5 * np.sum((x - 2.0) ** 2)), x - 2.0
+
+    result = lbfgs.minimize(fun, np.full(20, 0.5), np.zeros(20), np.ones(20), maxiter=50)
+    assert result.message == "the projected gradient is <= gtol" and result.success
+    np.testing.assert_array_equal(result.x, np.ones(20))
+
+
 def test_rosenbrock_takes_no_more_iterations_than_scipys_l_bfgs_b():
     scipy_optimize = pytest.importorskip("scipy.optimize")
     x0 = np.tile([-1.2, 1.0], 50)

@@ -113,9 +113,9 @@ PRESETS: dict[str, dict] = {
                    initial_noiseblend=0.6, normalization="cs20si", tv_weight=0.0),
     # anishathalye/neural-style's defaults, with its loss normalisation
     "neural-style": NEURAL_STYLE,
-    # the same loss, minimised by L-BFGS from the content, in bfloat16 where the CPU or GPU has it (the
-    # iterations left when its line search stops run in float32): neural-style's 300-Adam-step loss in a
-    # quarter of its time at float32, an eighth with bfloat16 (benchmarks/quality.py, benchmarks.md)
+    # the same loss, minimised by L-BFGS from the content in the styles' colours, in bfloat16 where the CPU
+    # or GPU has it (the iterations left when its line search stops run in float32): neural-style's
+    # 300-Adam-step loss in a fifth of its time at float32, a thirteenth with bfloat16 (benchmarks.md)
     "neural-style-fast": dict(NEURAL_STYLE, optimizer="lbfgs", initial="recolored", iterations=100, precision="auto"),
 }
 

@@ -88,14 +88,15 @@ def minimize(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarr
     message = "reached the iteration limit"
     while nit < maxiter:
         held = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
-        if np.max(np.abs(np.where(held, 0.0, g)), initial=0.0) <= gtol:
+        g_free = np.where(held, 0.0, g)         # the projected gradient
+        if np.max(np.abs(g_free), initial=0.0) <= gtol:
             message = "the projected gradient is <= gtol"
             break
-        d = -two_loop(np.where(held, 0.0, g), pairs).astype(np.float64)
+        d = -two_loop(g_free, pairs).astype(np.float64)
         d[held] = 0.0
         if g.dot(d) >= 0:                       # not a descent direction: forget the history
             pairs.clear()
-            d = -np.where(held, 0.0, g)
+            d = -g_free
         t = 1.0 if pairs else first_step(f, g, d)
         for _ in range(MAX_HALVINGS):
             x_new = np.clip(x + t * d, lo, hi)
